@@ -1,0 +1,34 @@
+"""Triton's binary tensor data extension: a JSON header of `Inference-Header-Content-Length`
+bytes, then the raw tensors back to back, in the order of the tensors that declare a
+`binary_data_size`. BYTES elements are each a 4-byte little-endian length and the bytes."""
+
+from __future__ import annotations
+
+import struct
+
+from service.errors import InvalidInput
+
+HEADER = "inference-header-content-length"
+
+
+def split(body: bytes, header_length: str | None) -> tuple[bytes, bytes | None]:
+    """(JSON header, binary part or None) of a request body."""
+    if header_length is None:
+        return body, None
+    text = header_length.strip()
+    if not text.isdigit() or len(text) > 12:
+        raise InvalidInput("Inference-Header-Content-Length must be a non-negative integer")
+    length = int(text)
+    if length == 0 or length > len(body):
+        raise InvalidInput(
+            f"Inference-Header-Content-Length is {length} but the body has {len(body)} bytes"
+        )
+    return body[:length], body[length:]
+
+
+def encode_bytes_tensor(items: list[bytes]) -> bytes:
+    parts = []
+    for item in items:
+        parts.append(struct.pack("<I", len(item)))
+        parts.append(item)
+    return b"".join(parts)

@@ -1,0 +1,62 @@
+"""Reading request bodies within limits: 413 as soon as a body is known to be too large
+(from Content-Length, or while streaming a chunked one), and compressed bodies inflated
+only up to the same limit, so a small gzip bomb cannot fill the memory."""
+
+from __future__ import annotations
+
+import zlib
+
+from starlette.requests import Request
+
+from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than the limit of {limit} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    headers = request.headers
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidInput("invalid Content-Length header")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "deflate"):
+        raise UnsupportedMediaType("unsupported Content-Encoding: use gzip, deflate or none")
+
+    chunks: list[bytes] = []
+    size = 0
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidInput("the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if encoding != "identity":
+        body = _inflate(body, encoding, limit)
+    return body
+
+
+def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    # wbits: 16+15 reads a gzip wrapper, 15 a zlib one ("deflate" in HTTP means zlib).
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise InvalidInput(f"the body is not valid {encoding} data") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"request body inflates past the limit of {limit} bytes")
+    if not inflater.eof:
+        raise InvalidInput(f"the body is truncated {encoding} data")
+    return out

@@ -1,0 +1,189 @@
+"""Wire models, named as the specs name them. They document the routes (OpenAPI) and shape
+the metadata responses; tensor payloads are read by hand (see v2_infer.py), not by pydantic,
+because validating thousands of numbers one Python object at a time is the slow part."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong, in words")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "invalid request", 401: "missing or wrong token", 403: "switched off",
+        404: "no such model, version or route", 413: "body, batch or image over the limit",
+        415: "unsupported media type or encoding", 500: "inference failed (server fault)",
+        503: "not ready, or overloaded (then with Retry-After)",
+    }
+    return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
+
+
+# -- v2: the Open Inference Protocol -------------------------------------------------------------
+
+Parameters = dict[str, str | int | float | bool]
+
+
+class ServerMetadataResponse(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class MetadataTensor(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadataResponse(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[MetadataTensor]
+    outputs: list[MetadataTensor]
+
+
+class RequestInput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: Parameters | None = Field(
+        None, description="binary_data_size: the input's bytes follow the JSON header"
+    )
+    data: list[Any] | None = Field(None, description="row-major values, flat or nested")
+
+
+class RequestOutput(BaseModel):
+    name: Literal["probabilities", "logits"]
+    parameters: Parameters | None = Field(
+        None, description="binary_data: bool; classification: k (top-k 'score:index:label')"
+    )
+
+
+class InferenceRequest(BaseModel):
+    id: str | None = None
+    parameters: Parameters | None = Field(
+        None, description="binary_data_output: return every output as binary data"
+    )
+    inputs: list[RequestInput]
+    outputs: list[RequestOutput] | None = None
+
+
+class ResponseOutput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: Parameters | None = None
+    data: list[Any] | None = None
+
+
+class InferenceResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[ResponseOutput]
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+
+
+class LiveResponse(BaseModel):
+    live: bool
+
+
+class RepositoryIndexEntry(BaseModel):
+    name: str
+    version: str | None = None
+    state: Literal["READY", "UNAVAILABLE", "LOADING", "UNLOADING"]
+    reason: str
+
+
+# -- v1: for people and scripts ------------------------------------------------------------------
+
+
+class FeatureInfo(BaseModel):
+    name: str
+    unit: str
+    description: str
+
+
+class InputInfo(BaseModel):
+    kind: Literal["image", "tabular"]
+    datatype: str
+    shape: list[int]
+    image: dict[str, int] | None = Field(None, description="height and width, for images")
+    features: list[FeatureInfo] | None = Field(None, description="columns, for tabular input")
+    accepts: str = Field(description="what an instance looks like")
+
+
+class VersionInfo(BaseModel):
+    version: int
+    state: Literal["ready", "failed", "unloaded"]
+    reason: str | None = None
+    provider: str | None = Field(None, description="the ONNX Runtime provider really in use")
+    provider_fallback: str | None = Field(None, description="why it is not the first choice")
+    metrics: dict[str, float] | None = Field(None, description="on held-out data")
+    created_at: str | None = None
+
+
+class ModelSummary(BaseModel):
+    name: str
+    ready: bool
+    serving_version: int | None
+    task: str | None
+    reason: str | None = None
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+
+
+class ModelDetail(BaseModel):
+    name: str
+    ready: bool
+    reason: str | None = None
+    serving_version: int | None
+    task: str | None = None
+    labels: list[str] | None = None
+    default_threshold: float | None = None
+    input: InputInfo | None = None
+    versions: list[VersionInfo]
+    ignored: dict[str, str] = Field(default_factory=dict, description="folders that are not versions")
+
+
+class PredictRequest(BaseModel):
+    instances: list[Any] = Field(
+        description="images: 784 pixel values 0-255, or 28x28 nested lists (the model's own "
+        "size); tabular rows: ordered lists of numbers, or objects keyed by feature name"
+    )
+
+
+class ClassScore(BaseModel):
+    label: str
+    index: int
+    probability: float
+
+
+class Prediction(BaseModel):
+    label: str | None = Field(description="the predicted class (multiclass, binary)")
+    labels: list[str] | None = Field(None, description="every label over the threshold (multilabel)")
+    probabilities: dict[str, float]
+    top_k: list[ClassScore]
+    threshold: float | None = None
+    file: str | None = Field(None, description="the uploaded file's name (image uploads)")
+
+
+class PredictResponse(BaseModel):
+    model: str
+    version: int
+    task: str
+    predictions: list[Prediction]

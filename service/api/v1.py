@@ -1,0 +1,251 @@
+"""v1: for people and scripts. Model listings with everything a person wants to know, JSON
+predictions, and image uploads (photos and scans of digits)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from service import images
+from service.api.body import read_body
+from service.api.context import ServicesDep, context, services
+from service.api.responses import json_response
+from service.api.schemas import (
+    ModelDetail,
+    ModelList,
+    PredictRequest,
+    PredictResponse,
+    error_responses,
+)
+from service.api.v1_codec import parse_instances, parse_options, predictions
+from service.errors import (
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    describe,
+)
+from service.inference import describe_row, score
+from service.manifest import Manifest
+from service.registry import ModelStatus
+from service.repository import check_version
+
+router = APIRouter(tags=["v1: for people and scripts"])
+
+
+def _accepts(manifest: Manifest) -> str:
+    spec = manifest.input
+    if spec.kind == "image" and spec.image is not None:
+        h, w = spec.image.height, spec.image.width
+        return f"{h * w} pixel values 0-255 (light digit on dark), flat or {h} rows of {w}"
+    return f"{describe_row(manifest)}: a list in that order, or an object keyed by name"
+
+
+def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
+    serving = status.serving
+    versions = []
+    for number in sorted(status.versions, reverse=True):
+        if only is not None and number != only:
+            continue
+        entry = status.versions[number]
+        info: dict[str, object] = {"version": number, "state": entry.state, "reason": entry.reason}
+        if entry.model is not None:
+            m = entry.model
+            info |= {
+                "provider": m.session.provider,
+                "provider_fallback": m.session.fallback,
+                "metrics": m.manifest.metrics,
+                "created_at": m.manifest.created_at,
+            }
+        versions.append(info)
+    detail: dict[str, object] = {
+        "name": status.name,
+        "ready": status.ready,
+        "reason": status.reason,
+        "serving_version": serving.version if serving else None,
+        "versions": versions,
+        "ignored": dict(status.ignored),
+    }
+    if serving is not None:
+        manifest = serving.manifest
+        spec = manifest.input
+        detail |= {
+            "task": manifest.task,
+            "labels": manifest.labels,
+            "default_threshold": None if manifest.task == "multiclass" else manifest.default_threshold,
+            "input": {
+                "kind": spec.kind,
+                "datatype": spec.datatype,
+                "shape": spec.shape,
+                "image": spec.image.model_dump() if spec.image else None,
+                "features": [f.model_dump() for f in spec.features] if spec.features else None,
+                "accepts": _accepts(manifest),
+            },
+        }
+    return detail
+
+
+@router.get("/v1/models", response_model=ModelList)
+def list_models(svc: ServicesDep) -> Response:
+    models = []
+    for name, status in sorted(svc.registry.models.items()):
+        serving = status.serving
+        models.append(
+            {
+                "name": name,
+                "ready": status.ready,
+                "serving_version": serving.version if serving else None,
+                "task": serving.manifest.task if serving else None,
+                "reason": status.reason,
+            }
+        )
+    return json_response({"models": models})
+
+
+_DETAIL = {"response_model": ModelDetail, "responses": error_responses(400, 404)}
+
+
+@router.get("/v1/models/{name}", **_DETAIL)  # type: ignore[arg-type]
+def model_detail(svc: ServicesDep, name: str) -> Response:
+    return json_response(_detail(svc.registry.status(name)))
+
+
+@router.get("/v1/models/{name}/versions/{version}", **_DETAIL)  # type: ignore[arg-type]
+def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
+    status = svc.registry.status(name)
+    number = check_version(version)
+    if number not in status.versions:
+        raise NotFound(f"model '{name}' has no version {number}")
+    return json_response(_detail(status, only=number))
+
+
+_QUERY = [
+    {"name": "top_k", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "default": 3},
+     "description": "how many most probable classes to list (clamped to the classes)"},
+    {"name": "threshold", "in": "query", "required": False,
+     "schema": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+     "description": "binary and multi-label: decision threshold (default: the manifest's)"},
+]
+
+
+async def _predict(request: Request, name: str, version: str | None) -> Response:
+    svc = services(request)
+    model = svc.registry.resolve(name, version)
+    context(request).serving(model, "v1_predict")
+    options = parse_options(request.url.query, model.manifest, svc.settings.max_top_k)
+    body = await read_body(request, svc.settings.max_body_bytes)
+    if not body.strip():
+        raise InvalidInput('empty request body: send {"instances": [...]}')
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
+    rows = parse_instances(doc, model.manifest, svc.settings.max_instances)
+    scored = await score(model, rows, svc.metrics)
+    return json_response(predictions(scored, options))
+
+
+_PREDICT_DOC = {
+    "response_model": PredictResponse,
+    "responses": error_responses(400, 404, 413, 415, 500, 503),
+    "openapi_extra": {
+        "parameters": _QUERY,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+        },
+    },
+}
+
+
+@router.post("/v1/models/{name}/predict", **_PREDICT_DOC)  # type: ignore[arg-type]
+async def predict(request: Request, name: str) -> Response:
+    return await _predict(request, name, None)
+
+
+@router.post("/v1/models/{name}/versions/{version}/predict", **_PREDICT_DOC)  # type: ignore[arg-type]
+async def predict_version(request: Request, name: str, version: str) -> Response:
+    return await _predict(request, name, version)
+
+
+async def _predict_image(request: Request, name: str, version: str | None) -> Response:
+    svc = services(request)
+    settings = svc.settings
+    model = svc.registry.resolve(name, version)
+    context(request).serving(model, "v1_image")
+    manifest = model.manifest
+    if manifest.input.kind != "image" or manifest.input.image is None:
+        raise InvalidInput(f"model '{name}' takes tabular rows, not images: use /predict")
+    options = parse_options(request.url.query, manifest, settings.max_top_k)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise UnsupportedMediaType("upload images as multipart/form-data (field 'files')")
+    async with request.form(
+        max_files=settings.max_images, max_fields=16, max_part_size=64 * 1024
+    ) as form:
+        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise InvalidInput("multipart upload without a file: send PNG or JPEG files as 'files'")
+        blobs = [await upload.read() for upload in uploads]
+        names = [(upload.filename or f"file {i}")[:100] for i, upload in enumerate(uploads)]
+    size = manifest.input.image
+    rows = await asyncio.to_thread(
+        _images_to_rows, blobs, names, size.height, size.width, settings.max_image_pixels
+    )
+    scored = await score(model, rows.reshape(len(blobs), *manifest.input.row_shape), svc.metrics)
+    return json_response(predictions(scored, options, files=names))
+
+
+def _images_to_rows(
+    blobs: list[bytes], names: list[str], height: int, width: int, max_pixels: int
+) -> np.ndarray:
+    rows = []
+    for name, blob in zip(names, blobs):
+        try:
+            rows.append(images.to_model_input(images.decode(blob, max_pixels), height, width))
+        except (InvalidInput, PayloadTooLarge) as exc:
+            exc.message = f"{describe(name, 60)}: {exc.message}"
+            raise
+    return np.stack(rows)
+
+
+_IMAGE_DOC = {
+    "response_model": PredictResponse,
+    "responses": error_responses(400, 404, 413, 415, 500, 503),
+    "openapi_extra": {
+        "parameters": _QUERY,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "files": {"type": "array",
+                                      "items": {"type": "string", "format": "binary"}}
+                        },
+                        "required": ["files"],
+                    }
+                }
+            },
+        },
+        "description": "PNG or JPEG photos or scans of digits, any size: converted to "
+        "grayscale, inverted if dark on light, fitted and centred as MNIST was made.",
+    },
+}
+
+
+@router.post("/v1/models/{name}/predict/image", **_IMAGE_DOC)  # type: ignore[arg-type]
+async def predict_image(request: Request, name: str) -> Response:
+    return await _predict_image(request, name, None)
+
+
+@router.post("/v1/models/{name}/versions/{version}/predict/image", **_IMAGE_DOC)  # type: ignore[arg-type]
+async def predict_image_version(request: Request, name: str, version: str) -> Response:
+    return await _predict_image(request, name, version)
+

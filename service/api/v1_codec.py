@@ -1,0 +1,143 @@
+"""v1's JSON: instances in (image pixels or tabular rows, as people write them) and
+predictions out (labels, probabilities, top-k, threshold)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import chain
+from urllib.parse import parse_qsl
+
+import numpy as np
+
+from service.errors import InvalidInput, describe
+from service.inference import Scored, class_probabilities, fit_rows, top_k
+from service.manifest import Manifest
+from service.tensors import fp32_array, uint8_array
+
+
+@dataclass(frozen=True)
+class Options:
+    top_k: int
+    threshold: float | None
+
+
+def parse_options(query: str, manifest: Manifest, max_top_k: int) -> Options:
+    """`?top_k=3&threshold=0.4`: top-k is clamped to the classes; threshold in (0, 1)."""
+    k: int | None = None
+    threshold: float | None = None
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "top_k":
+            if not value.isdigit() or not 1 <= int(value) <= max_top_k:
+                raise InvalidInput(f"top_k must be a whole number from 1 to {max_top_k}")
+            k = int(value)
+        elif key == "threshold":
+            try:
+                threshold = float(value)
+            except ValueError:
+                threshold = math.nan
+            if not 0 < threshold < 1:
+                raise InvalidInput("threshold must be a number strictly between 0 and 1")
+            if manifest.task == "multiclass":
+                raise InvalidInput("threshold applies to binary and multi-label models only")
+        else:
+            raise InvalidInput(f"unknown query parameter {describe(key)}: use top_k, threshold")
+    if threshold is None and manifest.task != "multiclass":
+        threshold = manifest.default_threshold
+    return Options(min(k if k is not None else 3, manifest.classes), threshold)
+
+
+def parse_instances(doc: object, manifest: Manifest, max_rows: int) -> np.ndarray:
+    if type(doc) is not dict or "instances" not in doc:
+        raise InvalidInput('the body must be a JSON object {"instances": [...]}')
+    extra = set(doc) - {"instances"}
+    if extra:
+        raise InvalidInput(f"unknown field {describe(sorted(extra)[0])}: only 'instances'")
+    instances = doc["instances"]
+    if type(instances) is not list:
+        raise InvalidInput("instances must be a list")
+    if len(instances) > max_rows:
+        fit_rows(manifest, np.empty(0), len(instances), max_rows, "instances")  # raises 413
+    if manifest.input.kind == "image":
+        values = _image_values(instances, manifest)
+    else:
+        values = _tabular_values(instances, manifest)
+    return fit_rows(manifest, values, len(instances), max_rows, "instances")
+
+
+def _image_values(instances: list[object], manifest: Manifest) -> np.ndarray:
+    assert manifest.input.image is not None
+    h, w = manifest.input.image.height, manifest.input.image.width
+    flat: list[object] = []
+    for i, instance in enumerate(instances):
+        if type(instance) is list and len(instance) == h * w and type(instance[0]) is not list:
+            flat.extend(instance)
+        elif (
+            type(instance) is list
+            and len(instance) == h
+            and all(type(row) is list and len(row) == w for row in instance)
+        ):
+            flat.extend(chain.from_iterable(instance))  # type: ignore[arg-type]
+        else:
+            raise InvalidInput(
+                f"instance {i}: model '{manifest.name}' takes {h * w} pixel values (0-255), "
+                f"flat or as {h} rows of {w}"
+            )
+    # Fractional pixels (a float image) are rounded: people send numpy float arrays.
+    return uint8_array(flat, "instances", allow_fractions=True)
+
+
+def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:
+    names = [f.name for f in manifest.input.features or []]
+    flat: list[object] = []
+    for i, instance in enumerate(instances):
+        if type(instance) is list and len(instance) == len(names):
+            flat.extend(instance)
+        elif type(instance) is dict:
+            missing = [n for n in names if n not in instance]
+            unknown = [k for k in instance if k not in names]
+            if missing or unknown:
+                problem = f"missing {missing}" if missing else f"unknown {describe(unknown)}"
+                raise InvalidInput(f"instance {i}: features {problem}; expected {names}")
+            flat.extend(instance[n] for n in names)
+        else:
+            raise InvalidInput(
+                f"instance {i}: give {len(names)} numbers in the order {names}, "
+                "or an object keyed by those names"
+            )
+    return fp32_array(flat, "instances")
+
+
+def predictions(scored: Scored, options: Options, files: list[str] | None = None) -> dict[str, object]:
+    manifest = scored.model.manifest
+    probs = class_probabilities(manifest, scored.probabilities)
+    indices, scores = top_k(probs, options.top_k)
+    labels = manifest.labels
+    out = []
+    for row, (p, idx, sc) in enumerate(zip(probs.tolist(), indices.tolist(), scores.tolist())):
+        prediction: dict[str, object] = {
+            "probabilities": dict(zip(labels, p)),
+            "top_k": [
+                {"label": labels[i], "index": i, "probability": s} for i, s in zip(idx, sc)
+            ],
+        }
+        if manifest.task == "multiclass":
+            prediction["label"] = labels[idx[0]]
+        elif manifest.task == "binary":
+            assert options.threshold is not None
+            prediction["label"] = labels[1] if p[1] >= options.threshold else labels[0]
+            prediction["threshold"] = options.threshold
+        else:
+            assert options.threshold is not None
+            prediction["label"] = None
+            prediction["labels"] = [labels[j] for j, pj in enumerate(p) if pj >= options.threshold]
+            prediction["threshold"] = options.threshold
+        if files is not None:
+            prediction["file"] = files[row]
+        out.append(prediction)
+    return {
+        "model": scored.model.name,
+        "version": scored.model.version,
+        "task": manifest.task,
+        "predictions": out,
+    }

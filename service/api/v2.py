@@ -1,0 +1,159 @@
+"""v2: the Open Inference Protocol (KServe "V2", as Triton speaks it).
+
+Health, metadata and inference; the binary tensor data and classification extensions are
+in `v2_infer.py`, the model repository extension in `control.py`."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from service import __version__
+from service.api import binary
+from service.api.body import read_body
+from service.api.context import ServicesDep, context, services
+from service.api.responses import json_response
+from service.api.schemas import (
+    InferenceRequest,
+    InferenceResponse,
+    LiveResponse,
+    ModelMetadataResponse,
+    ReadyResponse,
+    ServerMetadataResponse,
+    error_responses,
+)
+from service.api.v2_infer import OUTPUTS, encode_response, parse_json, parse_request
+from service.errors import NotReady
+from service.inference import score
+from service.registry import LoadedModel
+
+router = APIRouter(tags=["v2: Open Inference Protocol"])
+
+EXTENSIONS = ["binary_tensor_data", "classification", "model_repository"]
+
+
+@router.get("/v2", response_model=ServerMetadataResponse)
+def server_metadata() -> Response:
+    return json_response({"name": "logitserve", "version": __version__, "extensions": EXTENSIONS})
+
+
+@router.get("/v2/health/live", response_model=LiveResponse)
+def live() -> Response:
+    return json_response({"live": True})
+
+
+@router.get("/v2/health/ready", response_model=ReadyResponse, responses=error_responses(503))
+def ready(svc: ServicesDep) -> Response:
+    registry = svc.registry
+    if registry.ready:
+        return json_response({"ready": True})
+    if registry.repository_error:
+        raise NotReady(f"not ready: {registry.repository_error}")
+    if not registry.models:
+        raise NotReady("not ready: no models in the model repository")
+    reasons = [f"{name}: {m.reason}" for name, m in sorted(registry.models.items()) if not m.ready]
+    raise NotReady("not ready: " + "; ".join(reasons)[:2000])
+
+
+def _metadata(model: LoadedModel, versions: list[str]) -> dict[str, object]:
+    manifest = model.manifest
+    width = manifest.output.width
+    return {
+        "name": model.name,
+        "versions": versions,
+        "platform": "onnxruntime_onnx",
+        "inputs": [
+            {"name": manifest.input.name, "datatype": manifest.input.datatype,
+             "shape": manifest.input.shape}
+        ],
+        "outputs": [{"name": name, "datatype": "FP32", "shape": [-1, width]} for name in OUTPUTS],
+    }
+
+
+def _model_metadata(svc: ServicesDep, name: str, version: str | None) -> Response:
+    model = svc.registry.resolve(name, version)
+    status = svc.registry.status(name)
+    ready_versions = [str(v) for v in sorted(status.versions) if status.versions[v].model]
+    return json_response(_metadata(model, ready_versions))
+
+
+_META = {"response_model": ModelMetadataResponse, "responses": error_responses(400, 404, 503)}
+
+
+@router.get("/v2/models/{name}", **_META)  # type: ignore[arg-type]
+def model_metadata(svc: ServicesDep, name: str) -> Response:
+    return _model_metadata(svc, name, None)
+
+
+@router.get("/v2/models/{name}/versions/{version}", **_META)  # type: ignore[arg-type]
+def model_version_metadata(svc: ServicesDep, name: str, version: str) -> Response:
+    return _model_metadata(svc, name, version)
+
+
+_READY = {"response_model": ReadyResponse, "responses": error_responses(400, 404, 503)}
+
+
+@router.get("/v2/models/{name}/ready", **_READY)  # type: ignore[arg-type]
+def model_ready(svc: ServicesDep, name: str) -> Response:
+    svc.registry.resolve(name, None)
+    return json_response({"ready": True})
+
+
+@router.get("/v2/models/{name}/versions/{version}/ready", **_READY)  # type: ignore[arg-type]
+def model_version_ready(svc: ServicesDep, name: str, version: str) -> Response:
+    svc.registry.resolve(name, version)
+    return json_response({"ready": True})
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+async def _infer(request: Request, name: str, version: str | None) -> Response:
+    svc = services(request)
+    model = svc.registry.resolve(name, version)
+    ctx = context(request)
+    ctx.serving(model, "v2_infer")
+    body = await read_body(request, svc.settings.max_body_bytes)
+    header, payload = binary.split(body, request.headers.get(binary.HEADER))
+    doc = parse_json(header)
+    call = parse_request(doc, model.manifest, payload, svc.settings.max_instances)
+    if call.id and not ctx.request_id_from_client and _SAFE_ID.fullmatch(call.id):
+        ctx.request_id = call.id
+    scored = await score(model, call.rows, svc.metrics)
+    content, headers = encode_response(scored, call)
+    return Response(content, headers=headers)
+
+
+_INFER_DOC = {
+    "response_model": InferenceResponse,
+    "responses": error_responses(400, 404, 413, 415, 500, 503),
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": InferenceRequest.model_json_schema(
+                    ref_template="#/components/schemas/{model}")},
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                    "description": "Triton's binary tensor data extension: a JSON header of "
+                    "Inference-Header-Content-Length bytes, then the raw tensors",
+                },
+            },
+        },
+        "description": "Read from the raw body whatever the Content-Type (stock clients "
+        "send binary bodies without one). Outputs: `probabilities` (softmax or sigmoid "
+        "applied) and `logits`.",
+    },
+}
+
+
+@router.post("/v2/models/{name}/infer", **_INFER_DOC)  # type: ignore[arg-type]
+async def infer(request: Request, name: str) -> Response:
+    return await _infer(request, name, None)
+
+
+@router.post("/v2/models/{name}/versions/{version}/infer", **_INFER_DOC)  # type: ignore[arg-type]
+async def infer_version(request: Request, name: str, version: str) -> Response:
+    return await _infer(request, name, version)

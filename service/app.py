@@ -1,0 +1,88 @@
+"""The application factory: settings in, a ready-to-serve ASGI app out. Models load in the
+lifespan (never at import), and a watcher keeps the registry in step with the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from service import __version__
+from service.api import control, errors, openapi, ops, v1, v2
+from service.api.context import Services
+from service.api.gateway import Gateway
+from service.metrics import Metrics
+from service.registry import Registry
+from service.runtime import Runtime
+from service.settings import Settings
+
+DESCRIPTION = """Small neural networks from the course *Advanced Learning Algorithms*, served
+from ONNX Runtime. **v1** is for people and scripts (JSON instances, image uploads);
+**v2** is the Open Inference Protocol with Triton's binary tensor data, classification and
+model repository extensions. Models output logits; probabilities are computed here."""
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    settings = settings or Settings()
+    metrics = Metrics()
+    executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="onnxruntime")
+    runtime = Runtime(settings.providers, settings.intra_op_threads)
+    gateway: Gateway | None = None
+
+    def others_in_flight() -> bool:
+        return gateway is not None and gateway.inflight > 1
+
+    registry = Registry(settings, runtime, executor, metrics, others_in_flight)
+    services = Services(settings, registry, metrics, executor)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await registry.refresh()  # ready when the port opens
+        watcher = None
+        if settings.reload_interval_s > 0:
+            watcher = asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    app = FastAPI(
+        title="logitserve",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    errors.install(app)
+    openapi.install(app)
+    for router in (v1.router, v2.router, control.router, ops.router):
+        app.include_router(router)
+
+    gateway = Gateway(app, services, hot={v2.infer, v2.infer_version, v1.predict, v1.predict_version})
+    if not settings.cors_origins:
+        return gateway
+    return CORSMiddleware(
+        gateway,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID",
+                       "Inference-Header-Content-Length"],
+        expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
+    )
+
+
+async def _watch_after_first(registry: Registry, interval: float) -> None:
+    await asyncio.sleep(interval)
+    await registry.watch()

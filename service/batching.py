@@ -1,0 +1,115 @@
+"""Dynamic batching: concurrent requests for one model version share one ONNX Runtime call.
+
+While a call runs on the inference thread, the event loop keeps reading requests; when the
+call returns, everything that queued up meanwhile goes into the next call (up to
+`max_rows`). So a lone request never waits, and under load the per-call overhead of ONNX
+Runtime and of the thread hop is paid once per batch instead of once per request.
+`max_wait_s` optionally holds a batch open a little longer, but only while other requests
+are in flight and could still join it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    logits: np.ndarray
+    queue_s: float  # from arrival at the batcher to the start of its call
+    infer_s: float  # the ONNX Runtime call itself
+    batch_rows: int  # rows in the call this request was part of
+
+
+@dataclass
+class _Job:
+    rows: np.ndarray
+    future: asyncio.Future[BatchResult]
+    arrived: float
+
+
+class Batcher:
+    def __init__(
+        self,
+        run: Callable[[np.ndarray], np.ndarray],
+        executor: Executor,
+        *,
+        enabled: bool,
+        max_rows: int,
+        max_wait_s: float,
+        others_in_flight: Callable[[], bool],
+        observe_batch: Callable[[int], None],
+    ) -> None:
+        self._run = run
+        self._executor = executor
+        self._enabled = enabled
+        self._max_rows = max_rows
+        self._max_wait_s = max_wait_s
+        self._others_in_flight = others_in_flight
+        self._observe_batch = observe_batch
+        self._queue: deque[_Job] = deque()
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None  # held so the loop cannot drop it
+
+    async def submit(self, rows: np.ndarray) -> BatchResult:
+        """The logits for `rows` (already validated against the model's input)."""
+        loop = asyncio.get_running_loop()
+        if not self._enabled:
+            started = time.perf_counter()
+            logits = await loop.run_in_executor(self._executor, self._run, rows)
+            self._observe_batch(len(rows))
+            return BatchResult(logits, 0.0, time.perf_counter() - started, len(rows))
+        job = _Job(rows, loop.create_future(), time.perf_counter())
+        self._queue.append(job)
+        if not self._draining:
+            self._draining = True
+            self._task = loop.create_task(self._drain())
+        return await job.future
+
+    def _take(self) -> list[_Job]:
+        jobs = [self._queue.popleft()]
+        rows = len(jobs[0].rows)
+        while self._queue and rows + len(self._queue[0].rows) <= self._max_rows:
+            job = self._queue.popleft()
+            jobs.append(job)
+            rows += len(job.rows)
+        return jobs
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                if self._max_wait_s > 0 and self._others_in_flight():
+                    await asyncio.sleep(self._max_wait_s)
+                jobs = [j for j in self._take() if not j.future.done()]
+                if not jobs:
+                    continue
+                batch = jobs[0].rows if len(jobs) == 1 else np.concatenate([j.rows for j in jobs])
+                started = time.perf_counter()
+                try:
+                    logits = await loop.run_in_executor(self._executor, self._run, batch)
+                except Exception as exc:
+                    for job in jobs:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    continue
+                infer_s = time.perf_counter() - started
+                self._observe_batch(len(batch))
+                offset = 0
+                for job in jobs:
+                    n = len(job.rows)
+                    if not job.future.done():
+                        result = BatchResult(
+                            logits[offset : offset + n], started - job.arrived, infer_s, len(batch)
+                        )
+                        job.future.set_result(result)
+                    offset += n
+        finally:
+            self._draining = False

@@ -1,0 +1,170 @@
+"""Reading the model repository on disk: names, version folders, manifests, sha256.
+
+Nothing here trusts the disk: names are validated, links must stay inside the repository,
+files are size-limited, and the bytes hashed are the bytes handed to ONNX Runtime, so a
+file swapped between the check and the load cannot slip through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from service.errors import InvalidInput
+from service.manifest import Manifest
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
+MANIFEST_MAX_BYTES = 1024 * 1024
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+
+
+def check_name(text: str) -> str:
+    """A model name from a client or the disk, or InvalidInput."""
+    if not NAME_PATTERN.fullmatch(text):
+        raise InvalidInput(
+            "invalid model name: use 1-64 lowercase letters, digits and '-', "
+            "starting with a letter or digit"
+        )
+    return text
+
+
+def check_version(text: str) -> int:
+    """A version from a client or the disk, or InvalidInput."""
+    if not VERSION_PATTERN.fullmatch(text):
+        raise InvalidInput("invalid model version: a positive integer without leading zeros")
+    return int(text)
+
+
+class LoadError(Exception):
+    """Why a version folder cannot be served; the message is shown in metadata."""
+
+
+@dataclass(frozen=True)
+class VersionFolder:
+    name: str
+    version: int
+    path: Path
+    # Changes when either file is replaced or rewritten; a new fingerprint means reload.
+    fingerprint: tuple[int, ...]
+
+
+@dataclass
+class ModelFolder:
+    name: str
+    versions: dict[int, VersionFolder] = field(default_factory=dict)
+    # Version folders that exist but cannot be read, and stray entries, with reasons.
+    broken: dict[int, str] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(root)
+    except OSError:
+        return False
+
+
+def _fingerprint(folder: Path) -> tuple[int, ...]:
+    parts: list[int] = []
+    for name in (MODEL_FILE, MANIFEST_FILE):
+        try:
+            st = (folder / name).stat()
+            parts += [st.st_ino, st.st_size, st.st_mtime_ns]
+        except OSError:
+            parts += [-1, -1, -1]
+    return tuple(parts)
+
+
+def scan_model(root: Path, name: str) -> ModelFolder:
+    """One model's folder: its version folders, and what is wrong with the rest."""
+    root = root.resolve()
+    found = ModelFolder(name=name)
+    model_dir = root / name
+    if not _inside(model_dir, root):
+        found.error = "links outside the model repository"
+        return found
+    try:
+        entries = sorted(os.scandir(model_dir), key=lambda e: e.name)
+    except OSError as exc:
+        found.error = f"cannot read the model folder: {exc.strerror or 'error'}"
+        return found
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue  # .tmp-* folders are versions being published
+        if not VERSION_PATTERN.fullmatch(entry.name):
+            if entry.is_dir():
+                found.ignored[entry.name[:80]] = (
+                    "not a version: versions are positive integers without leading zeros"
+                )
+            continue
+        version = int(entry.name)
+        path = model_dir / entry.name
+        if not _inside(path, root):
+            found.broken[version] = "links outside the model repository"
+        elif not path.is_dir():
+            found.broken[version] = "not a folder"
+        elif not all(_inside(path / f, root) for f in (MODEL_FILE, MANIFEST_FILE) if (path / f).is_symlink()):
+            found.broken[version] = "a file links outside the model repository"
+        else:
+            found.versions[version] = VersionFolder(name, version, path, _fingerprint(path))
+    return found
+
+
+def scan(root: Path) -> tuple[dict[str, ModelFolder], str | None]:
+    """Every model folder under root, or the reason the repository itself cannot be read."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        return {}, f"cannot read the model repository: {exc.strerror or 'error'}"
+    models: dict[str, ModelFolder] = {}
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if NAME_PATTERN.fullmatch(entry.name):
+            models[entry.name] = scan_model(root, entry.name)
+    return models, None
+
+
+def _read_limited(path: Path, limit: int, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise LoadError(f"{what} is missing") from None
+    except OSError as exc:
+        raise LoadError(f"cannot read {what}: {exc.strerror or 'error'}") from None
+    if len(data) > limit:
+        raise LoadError(f"{what} is larger than the limit of {limit} bytes")
+    return data
+
+
+def read_version(folder: VersionFolder, max_model_bytes: int) -> tuple[Manifest, bytes]:
+    """The manifest and the model bytes, checked against each other; or LoadError."""
+    raw = _read_limited(folder.path / MANIFEST_FILE, MANIFEST_MAX_BYTES, MANIFEST_FILE)
+    try:
+        manifest = Manifest.model_validate(json.loads(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "manifest"
+            raise LoadError(f"invalid {MANIFEST_FILE}: {where}: {first['msg']}") from None
+        raise LoadError(f"invalid {MANIFEST_FILE}: not JSON") from None
+    if manifest.name != folder.name or manifest.version != folder.version:
+        raise LoadError(
+            f"{MANIFEST_FILE} says {manifest.name}/{manifest.version}, "
+            f"but the folder is {folder.name}/{folder.version}"
+        )
+    model = _read_limited(folder.path / MODEL_FILE, max_model_bytes, MODEL_FILE)
+    if hashlib.sha256(model).hexdigest() != manifest.model_sha256:
+        raise LoadError(f"{MODEL_FILE} does not match the sha256 in {MANIFEST_FILE}")
+    return manifest, model

@@ -1,0 +1,145 @@
+"""ONNX Runtime, and only here: sessions, execution providers, graph checks, warm-up.
+
+ONNX Runtime falls back to the CPU silently when a requested provider (CUDA) cannot load;
+`Session.provider` says what is really in use and `Session.fallback` why, so the service can
+report it per model in metadata, logs and metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import onnxruntime as ort
+
+from service.manifest import Manifest
+from service.repository import LoadError
+
+log = logging.getLogger("logitserve.runtime")
+
+# Open Inference Protocol datatype -> (numpy dtype, ONNX Runtime's type string).
+ORT_TYPES = {"UINT8": "tensor(uint8)", "FP32": "tensor(float)"}
+NUMPY_TYPES = {"UINT8": np.dtype(np.uint8), "FP32": np.dtype(np.float32)}
+
+# Warnings about unused initialisers and the like are noise to a user; errors stay.
+ort.set_default_logger_severity(3)
+
+
+class Session:
+    """One model version in ONNX Runtime: `run` maps an input batch to logits."""
+
+    def __init__(self, inner: ort.InferenceSession, manifest: Manifest, fallback: str | None):
+        self._inner = inner
+        self._input = manifest.input.name
+        self._outputs = [manifest.output.name]
+        self.provider: str = inner.get_providers()[0]
+        self.fallback = fallback
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        logits: np.ndarray = self._inner.run(self._outputs, {self._input: batch})[0]
+        return logits
+
+
+class Runtime:
+    """Creates sessions with the configured providers, remembering which ones cannot load."""
+
+    def __init__(self, providers: list[str], intra_op_threads: int) -> None:
+        available = set(ort.get_available_providers())
+        self.requested = list(providers)
+        self._providers = [p for p in providers if p in available]
+        self._unusable: dict[str, str] = {
+            p: "not built into this onnxruntime" for p in providers if p not in available
+        }
+        if not self._providers:
+            self._providers = ["CPUExecutionProvider"]
+        self._intra_op_threads = intra_op_threads
+        self._lock = threading.Lock()
+
+    def _options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        return options
+
+    def create(self, model: bytes, manifest: Manifest) -> Session:
+        """A warmed-up session whose graph matches the manifest, or LoadError."""
+        with self._lock:
+            providers = [p for p in self._providers if p not in self._unusable]
+        try:
+            inner = ort.InferenceSession(model, self._options(), providers=providers)
+        except Exception as exc:  # ONNX Runtime raises its own types for every parse failure
+            raise LoadError(f"ONNX Runtime cannot load model.onnx: {_short(exc)}") from None
+        in_use = inner.get_providers()
+        with self._lock:
+            for p in providers:
+                if p not in in_use and p != "CPUExecutionProvider":
+                    if p not in self._unusable:
+                        log.warning(
+                            "execution provider unavailable, falling back",
+                            extra={"provider": p, "in_use": in_use[0]},
+                        )
+                    self._unusable[p] = "failed to load (libraries or device missing)"
+            fallback = None
+            if in_use[0] != self.requested[0]:
+                reason = self._unusable.get(self.requested[0], "not selected")
+                fallback = f"{self.requested[0]} {reason}; using {in_use[0]}"
+        _check_graph(inner, manifest)
+        session = Session(inner, manifest, fallback)
+        _warm_up(session, manifest)
+        return session
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dims_match(graph_shape: list[object], declared: list[int]) -> bool:
+    if len(graph_shape) != len(declared):
+        return False
+    # The batch axis must be dynamic; the rest must equal the manifest (a symbolic dim agrees).
+    if isinstance(graph_shape[0], int) and graph_shape[0] > 0:
+        return False
+    return all(not isinstance(g, int) or g == d for g, d in zip(graph_shape[1:], declared[1:]))
+
+
+def _check_graph(inner: ort.InferenceSession, manifest: Manifest) -> None:
+    inputs, outputs = inner.get_inputs(), inner.get_outputs()
+    if len(inputs) != 1:
+        raise LoadError(f"the graph has {len(inputs)} inputs; the manifest describes one")
+    graph_in = inputs[0]
+    spec = manifest.input
+    if graph_in.name != spec.name:
+        raise LoadError(f"the graph's input is {graph_in.name!r}, the manifest says {spec.name!r}")
+    if graph_in.type != ORT_TYPES[spec.datatype]:
+        raise LoadError(f"the graph's input is {graph_in.type}, the manifest says {spec.datatype}")
+    if not _dims_match(list(graph_in.shape), spec.shape):
+        raise LoadError(f"the graph's input shape {graph_in.shape} disagrees with {spec.shape}")
+    names = [o.name for o in outputs]
+    if manifest.output.name not in names:
+        raise LoadError(f"the graph has no output {manifest.output.name!r} (it has {names})")
+    graph_out = outputs[names.index(manifest.output.name)]
+    if graph_out.type != "tensor(float)":
+        raise LoadError(f"the graph's output is {graph_out.type}, logits must be FP32")
+    if not _dims_match(list(graph_out.shape), manifest.output.shape):
+        raise LoadError(
+            f"the graph's output shape {graph_out.shape} disagrees with {manifest.output.shape}"
+        )
+
+
+def _warm_up(session: Session, manifest: Manifest) -> None:
+    """Run two rows once so the first client does not pay for lazy initialisation."""
+    rows = np.zeros((2, *manifest.input.row_shape), dtype=NUMPY_TYPES[manifest.input.datatype])
+    try:
+        logits = session.run(rows)
+    except Exception as exc:
+        raise LoadError(f"the model fails on a warm-up batch: {_short(exc)}") from None
+    if logits.shape != (2, manifest.output.width):
+        raise LoadError(
+            f"the model returned shape {list(logits.shape)} for 2 rows, "
+            f"the manifest says [-1, {manifest.output.width}]"
+        )

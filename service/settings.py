@@ -1,0 +1,107 @@
+"""The one settings object: every knob, from the command line or the environment (LOGITSERVE_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOGITSERVE_",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        cli_prog_name="python -m service",
+        extra="ignore",
+    )
+
+    # Where and how to listen.
+    models_dir: Path = Field(Path("models"), description="the model repository to serve")
+    host: str = Field("127.0.0.1", description="address to bind")
+    port: int = Field(8000, ge=0, le=65535, description="port to bind")
+    workers: int = Field(
+        1, ge=1, le=64, description="server processes (each loads every model: memory x N)"
+    )
+    graceful_shutdown_s: float = Field(
+        10.0, gt=0, description="on SIGTERM, how long requests in flight may take to finish"
+    )
+
+    # ONNX Runtime.
+    providers: CommaList = Field(
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        description="execution providers in order of preference (comma-separated)",
+    )
+    intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per call (0 = all)")
+    inference_threads: int = Field(
+        1, ge=1, description="threads running ONNX Runtime calls, off the event loop"
+    )
+    max_model_bytes: int = Field(256 * MIB, gt=0, description="refuse model files larger than this")
+
+    # Dynamic batching: concurrent requests for one model version share one ONNX Runtime call.
+    batching: bool = Field(True, description="gather concurrent requests into one call")
+    max_batch_size: int = Field(1024, ge=1, description="rows per gathered call")
+    max_batch_wait_us: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="how long a batch may wait for more rows, only while other requests are "
+        "in flight (0: batches form only from requests that arrived during the previous call)",
+    )
+
+    # Hot reload.
+    reload_interval_s: float = Field(
+        1.0, ge=0, description="how often to rescan the model repository (0: never)"
+    )
+
+    # Limits on what a client may send.
+    max_body_bytes: int = Field(32 * MIB, gt=0, description="largest request body, decompressed")
+    max_instances: int = Field(8192, ge=1, description="most rows (instances) in one request")
+    max_images: int = Field(64, ge=1, description="most images in one upload")
+    max_image_pixels: int = Field(
+        16_000_000, gt=0, description="refuse images declaring more pixels (before decoding)"
+    )
+    max_inflight: int = Field(
+        1024, ge=1, description="requests in flight before new ones get 503 with Retry-After"
+    )
+    max_top_k: int = Field(100, ge=1, description="largest top_k a client may ask for")
+
+    # Security.
+    control_token: SecretStr | None = Field(
+        None, description="enables /v2/repository/* and requires it as a Bearer token"
+    )
+    api_keys: CommaList = Field(
+        [], description="if set, prediction routes need one of these as a Bearer token or X-API-Key"
+    )
+    cors_origins: CommaList = Field([], description="origins allowed by CORS (none by default)")
+    docs: bool = Field(True, description="serve /docs and /openapi.json")
+
+    # Observability.
+    access_log: bool = Field(True, description="one JSON line per request")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("providers", "api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        token = self.control_token.get_secret_value() if self.control_token else None
+        if token is not None and len(token) < 16:
+            raise ValueError("control_token must be at least 16 characters")
+        if any(len(key) < 16 for key in self.api_keys):
+            raise ValueError("each api key must be at least 16 characters")
+        if not self.providers:
+            raise ValueError("providers must name at least one execution provider")
+        if "*" in self.cors_origins and (self.api_keys or token):
+            raise ValueError("cors_origins='*' with credentials configured is unsafe")
+        return self
