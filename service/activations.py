@@ -13,14 +13,16 @@ import numpy as np
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax: subtracting each row's maximum keeps every exp() in (0, 1]."""
     shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
+    with np.errstate(under="ignore"):  # exp(-2000) is 0, which is the right answer
+        exp = np.exp(shifted)
     probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
     return probs
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     """Element-wise sigmoid that only ever exponentiates non-positive numbers."""
-    e = np.exp(-np.abs(logits))
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(logits))
     probs: np.ndarray = np.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     return probs.astype(logits.dtype, copy=False)
 

@@ -70,15 +70,22 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     for router in (v1.router, v2.router, control.router, ops.router):
         app.include_router(router)
 
-    gateway = Gateway(app, services, hot={v2.infer, v2.infer_version, v1.predict, v1.predict_version})
+    gateway = Gateway(
+        app, services, hot={v2.infer, v2.infer_version, v1.predict, v1.predict_version}
+    )
     if not settings.cors_origins:
         return gateway
     return CORSMiddleware(
         gateway,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID",
-                       "Inference-Header-Content-Length"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "X-Request-ID",
+            "Inference-Header-Content-Length",
+        ],
         expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
     )
 

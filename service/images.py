@@ -38,7 +38,7 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Grayscale float32 pixels (0-255) of a PNG or JPEG, EXIF rotation applied."""
     kind = sniff(data)
     try:
-        image = Image.open(io.BytesIO(data), formats=[kind])
+        image: Image.Image = Image.open(io.BytesIO(data), formats=[kind])
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise InvalidInput(f"undecodable {kind} image") from None
     width, height = image.size
@@ -96,7 +96,9 @@ def to_model_input(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     scale = min(box_h / ink.shape[0], box_w / ink.shape[1])
     new_h = max(1, min(box_h, round(ink.shape[0] * scale)))
     new_w = max(1, min(box_w, round(ink.shape[1] * scale)))
-    resized = Image.fromarray(ink.astype(np.float32, copy=False)).resize((new_w, new_h), Image.Resampling.LANCZOS)
+    resized = Image.fromarray(ink.astype(np.float32, copy=False)).resize(
+        (new_w, new_h), Image.Resampling.LANCZOS
+    )
     glyph = np.clip(np.asarray(resized, dtype=np.float32), 0, 255)
 
     total = float(glyph.sum())

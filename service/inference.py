@@ -29,7 +29,9 @@ class Scored:
     infer_s: float
 
 
-def fit_rows(manifest: Manifest, values: np.ndarray, rows: int, max_rows: int, what: str) -> np.ndarray:
+def fit_rows(
+    manifest: Manifest, values: np.ndarray, rows: int, max_rows: int, what: str
+) -> np.ndarray:
     """A flat array of `rows` instances as the model's input batch, or InvalidInput."""
     if rows < 1:
         raise InvalidInput(f"{what}: at least one instance is needed")

@@ -8,7 +8,7 @@ measurable on the hot path.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -16,7 +16,20 @@ if TYPE_CHECKING:
     from service.registry import ModelStatus
 
 LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
 )
 BATCH_BUCKETS = tuple(float(2**i) for i in range(14))  # 1 .. 8192 rows
 
@@ -26,41 +39,61 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self._requests = Counter(
-            "logitserve_requests", "HTTP requests by model, version, endpoint and status",
-            ["model", "version", "endpoint", "status"], registry=r,
+            "logitserve_requests",
+            "HTTP requests by model, version, endpoint and status",
+            ["model", "version", "endpoint", "status"],
+            registry=r,
         )
         self._total = Histogram(
-            "logitserve_request_seconds", "Time from request start to response, by endpoint",
-            ["model", "endpoint"], buckets=LATENCY_BUCKETS, registry=r,
+            "logitserve_request_seconds",
+            "Time from request start to response, by endpoint",
+            ["model", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self._queue = Histogram(
-            "logitserve_queue_seconds", "Time a request waited for its batch to start",
-            ["model", "version"], buckets=LATENCY_BUCKETS, registry=r,
+            "logitserve_queue_seconds",
+            "Time a request waited for its batch to start",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self._inference = Histogram(
-            "logitserve_inference_seconds", "ONNX Runtime time of the call a request was part of",
-            ["model", "version"], buckets=LATENCY_BUCKETS, registry=r,
+            "logitserve_inference_seconds",
+            "ONNX Runtime time of the call a request was part of",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self._batch = Histogram(
-            "logitserve_batch_rows", "Rows per ONNX Runtime call (dynamic batching)",
-            ["model", "version"], buckets=BATCH_BUCKETS, registry=r,
+            "logitserve_batch_rows",
+            "Rows per ONNX Runtime call (dynamic batching)",
+            ["model", "version"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
         )
         self._ready = Gauge(
-            "logitserve_model_ready", "1 if a model version is ready, with the provider in use",
-            ["model", "version", "provider"], registry=r,
+            "logitserve_model_ready",
+            "1 if a model version is ready, with the provider in use",
+            ["model", "version", "provider"],
+            registry=r,
         )
         self.inflight = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
         self._rejected = Counter(
-            "logitserve_rejected", "Requests refused before any work, by reason", ["reason"],
+            "logitserve_rejected",
+            "Requests refused before any work, by reason",
+            ["reason"],
             registry=r,
         )
         self._failures = Counter(
-            "logitserve_inference_failures", "ONNX Runtime calls that raised", ["model", "version"],
+            "logitserve_inference_failures",
+            "ONNX Runtime calls that raised",
+            ["model", "version"],
             registry=r,
         )
         self._cache: dict[tuple[str, ...], object] = {}
 
-    def _child(self, metric: Counter | Histogram, *labels: str):  # type: ignore[no-untyped-def]
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
         key = (metric._name, *labels)
         child = self._cache.get(key)
         if child is None:
@@ -76,7 +109,7 @@ class Metrics:
         self._child(self._inference, model, version).observe(infer_s)
 
     def batch_observer(self, model: str, version: str) -> Callable[[int], None]:
-        return self._batch.labels(model, version).observe  # type: ignore[no-any-return]
+        return self._batch.labels(model, version).observe
 
     def failure(self, model: str, version: str) -> None:
         self._child(self._failures, model, version).inc()

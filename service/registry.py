@@ -186,8 +186,10 @@ class Registry:
             status = self.status(name)
             unloaded = ModelStatus(
                 name=name,
-                versions={v: VersionStatus(v, "unloaded", "unloaded through the repository API")
-                          for v in status.versions},
+                versions={
+                    v: VersionStatus(v, "unloaded", "unloaded through the repository API")
+                    for v in status.versions
+                },
                 ignored=status.ignored,
                 unloaded=True,
             )
@@ -259,4 +261,3 @@ class Registry:
     def _publish(self, models: dict[str, ModelStatus]) -> None:
         self._snapshot = MappingProxyType(models)
         self._metrics.set_models(self._snapshot)
-

@@ -113,7 +113,9 @@ def scan_model(root: Path, name: str) -> ModelFolder:
             found.broken[version] = "links outside the model repository"
         elif not path.is_dir():
             found.broken[version] = "not a folder"
-        elif not all(_inside(path / f, root) for f in (MODEL_FILE, MANIFEST_FILE) if (path / f).is_symlink()):
+        elif not all(
+            _inside(path / f, root) for f in (MODEL_FILE, MANIFEST_FILE) if (path / f).is_symlink()
+        ):
             found.broken[version] = "a file links outside the model repository"
         else:
             found.versions[version] = VersionFolder(name, version, path, _fingerprint(path))

@@ -20,7 +20,7 @@ log = logging.getLogger("logitserve.runtime")
 
 # Open Inference Protocol datatype -> (numpy dtype, ONNX Runtime's type string).
 ORT_TYPES = {"UINT8": "tensor(uint8)", "FP32": "tensor(float)"}
-NUMPY_TYPES = {"UINT8": np.dtype(np.uint8), "FP32": np.dtype(np.float32)}
+NUMPY_TYPES: dict[str, np.dtype] = {"UINT8": np.dtype(np.uint8), "FP32": np.dtype(np.float32)}
 
 # Warnings about unused initialisers and the like are noise to a user; errors stay.
 ort.set_default_logger_severity(3)

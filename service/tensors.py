@@ -76,7 +76,7 @@ def _reject_non_numbers(values: list[object], what: str) -> None:
     if bool in kinds:
         raise InvalidInput(f"{what}: true/false are not numbers")
     if str in kinds:
-        raise InvalidInput(f"{what}: strings are not numbers (send 3, not \"3\")")
+        raise InvalidInput(f'{what}: strings are not numbers (send 3, not "3")')
     if type(None) in kinds:
         raise InvalidInput(f"{what}: null is not a number")
     raise InvalidInput(f"{what}: every value must be a number")

@@ -57,7 +57,11 @@ def dense_graph(
         nodes,
         "test",
         [helper.make_tensor_value_info(input_name, elem, ["batch", *row_shape])],
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", weights[-1].shape[1]])],
+        [
+            helper.make_tensor_value_info(
+                output_name, TensorProto.FLOAT, ["batch", weights[-1].shape[1]]
+            )
+        ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
@@ -66,7 +70,9 @@ def dense_graph(
     return model
 
 
-def random_mlp(seed: int = 0, row_shape: tuple[int, ...] = (784,), classes: int = 10) -> onnx.ModelProto:
+def random_mlp(
+    seed: int = 0, row_shape: tuple[int, ...] = (784,), classes: int = 10
+) -> onnx.ModelProto:
     rng = np.random.default_rng(seed)
     n = int(np.prod(row_shape))
     w = [rng.normal(0, 0.05, (n, 16)), rng.normal(0, 0.3, (16, classes))]
@@ -74,8 +80,15 @@ def random_mlp(seed: int = 0, row_shape: tuple[int, ...] = (784,), classes: int 
     return dense_graph(w, b, row_shape=row_shape)
 
 
-def image_manifest(name: str, version: int, height: int = 28, width: int = 28, flat: bool = True,
-                   task: str = "multiclass", labels: list[str] | None = None) -> dict[str, Any]:
+def image_manifest(
+    name: str,
+    version: int,
+    height: int = 28,
+    width: int = 28,
+    flat: bool = True,
+    task: str = "multiclass",
+    labels: list[str] | None = None,
+) -> dict[str, Any]:
     labels = labels or MNIST_LABELS
     return {
         "format": 1,
@@ -103,8 +116,9 @@ def image_manifest(name: str, version: int, height: int = 28, width: int = 28, f
     }
 
 
-def tabular_manifest(name: str, version: int, features: list[str], task: str, labels: list[str],
-                     outputs: int) -> dict[str, Any]:
+def tabular_manifest(
+    name: str, version: int, features: list[str], task: str, labels: list[str], outputs: int
+) -> dict[str, Any]:
     return {
         "format": 1,
         "name": name,
@@ -130,8 +144,9 @@ def tabular_manifest(name: str, version: int, features: list[str], task: str, la
     }
 
 
-def publish(root: Path, model: onnx.ModelProto | bytes, manifest: dict[str, Any],
-            fix_sha: bool = True) -> Path:
+def publish(
+    root: Path, model: onnx.ModelProto | bytes, manifest: dict[str, Any], fix_sha: bool = True
+) -> Path:
     """Write a version atomically (temporary folder, then rename), as training does."""
     data = model if isinstance(model, bytes) else model.SerializeToString()
     if fix_sha:
@@ -151,7 +166,9 @@ def course_dense_model() -> onnx.ModelProto:
     """The course's example layer: W = [[1, -3, 5], [-2, 4, -6]], b = [-1, 1, 2], sigmoid."""
     w = np.array([[1, -3, 5], [-2, 4, -6]], dtype=np.float32)
     b = np.array([-1, 1, 2], dtype=np.float32)
-    return dense_graph([w], [b], input_name="features", input_type="FP32", row_shape=(2,), scale=None)
+    return dense_graph(
+        [w], [b], input_name="features", input_type="FP32", row_shape=(2,), scale=None
+    )
 
 
 def standard_repository(root: Path) -> Path:
@@ -165,16 +182,29 @@ def standard_repository(root: Path) -> Path:
     )
     rng = np.random.default_rng(3)
     tshirt = dense_graph(
-        [rng.normal(0, 0.5, (4, 3)), rng.normal(0, 0.5, (3, 1))], [np.zeros(3), np.zeros(1)],
-        input_name="features", input_type="FP32", row_shape=(4,), scale=None, hidden="Sigmoid",
+        [rng.normal(0, 0.5, (4, 3)), rng.normal(0, 0.5, (3, 1))],
+        [np.zeros(3), np.zeros(1)],
+        input_name="features",
+        input_type="FP32",
+        row_shape=(4,),
+        scale=None,
+        hidden="Sigmoid",
     )
     publish(
-        root, tshirt,
-        tabular_manifest("tshirt", 1, ["price", "shipping_cost", "marketing", "quality"],
-                         "binary", ["not top seller", "top seller"], 1),
+        root,
+        tshirt,
+        tabular_manifest(
+            "tshirt",
+            1,
+            ["price", "shipping_cost", "marketing", "quality"],
+            "binary",
+            ["not top seller", "top seller"],
+            1,
+        ),
     )
     publish(
-        root, course_dense_model(),
+        root,
+        course_dense_model(),
         tabular_manifest("course", 1, ["x1", "x2"], "multilabel", ["a", "b", "c"], 3),
     )
     return root

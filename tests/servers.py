@@ -24,6 +24,7 @@ class RunningServer:
     url: str
     port: int
     server: uvicorn.Server
+    loop: asyncio.AbstractEventLoop
 
     @property
     def services(self) -> Any:
@@ -44,11 +45,18 @@ class RunningServer:
 def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
     settings = Settings(models_dir=models_dir, providers=["CPUExecutionProvider"], **overrides)
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_config=None, access_log=False,
-        loop="asyncio", lifespan="on", timeout_graceful_shutdown=5,
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        loop="asyncio",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -57,10 +65,11 @@ def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningServer(f"http://127.0.0.1:{port}", port, server)
+        yield RunningServer(f"http://127.0.0.1:{port}", port, server, loop)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+        loop.close()
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:

@@ -72,9 +72,7 @@ async def index(request: Request, svc: ServicesDep) -> Response:
                 }
             )
         if not status.versions and not only_ready:
-            entries.append(
-                {"name": name, "state": "UNAVAILABLE", "reason": status.reason or ""}
-            )
+            entries.append({"name": name, "state": "UNAVAILABLE", "reason": status.reason or ""})
     return json_response(entries)
 
 
@@ -90,7 +88,9 @@ async def load(request: Request, svc: ServicesDep, name: str) -> Response:
     if not status.ready:
         raise InvalidInput(f"failed to load model '{name}': {status.reason}")
     serving = status.serving
-    return json_response({"name": name, "ready": True, "version": serving.version if serving else None})
+    return json_response(
+        {"name": name, "ready": True, "version": serving.version if serving else None}
+    )
 
 
 @router.post("/v2/repository/models/{name}/unload", **_CONTROL)  # type: ignore[arg-type]

@@ -42,7 +42,7 @@ STATUS: dict[type[ServiceError], int] = {
 def status_of(exc: ServiceError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
@@ -59,7 +59,9 @@ def error_response(exc: ServiceError) -> Response:
     elif isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     return Response(
-        error_body(exc.message), status_code=status_of(exc), headers=headers,
+        error_body(exc.message),
+        status_code=status_of(exc),
+        headers=headers,
         media_type="application/json",
     )
 
@@ -67,7 +69,8 @@ def error_response(exc: ServiceError) -> Response:
 def internal_error_response(request_id: str) -> Response:
     """A server fault: the details go to the log under the request id, never to the client."""
     return Response(
-        error_body(f"internal server error (request id {request_id})"), status_code=500,
+        error_body(f"internal server error (request id {request_id})"),
+        status_code=500,
         media_type="application/json",
     )
 
@@ -84,7 +87,9 @@ def install(app: FastAPI) -> None:
         messages = {404: "no such route", 405: "method not allowed on this route"}
         message = messages.get(exc.status_code, str(exc.detail))
         return Response(
-            error_body(message), status_code=exc.status_code, headers=exc.headers,
+            error_body(message),
+            status_code=exc.status_code,
+            headers=exc.headers,
             media_type="application/json",
         )
 
@@ -95,7 +100,8 @@ def install(app: FastAPI) -> None:
             where = ".".join(str(p) for p in error.get("loc", ()))
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
         return Response(
-            error_body("invalid request: " + "; ".join(problems)), status_code=400,
+            error_body("invalid request: " + "; ".join(problems)),
+            status_code=400,
             media_type="application/json",
         )
 

@@ -123,7 +123,9 @@ class Gateway:
             if counted:
                 self.inflight -= 1
             elapsed = time.perf_counter() - started
-            self._metrics.request(ctx.model or "-", ctx.version or "-", ctx.endpoint, status, elapsed)
+            self._metrics.request(
+                ctx.model or "-", ctx.version or "-", ctx.endpoint, status, elapsed
+            )
             if self._access:
                 access_log.info(
                     "request",
@@ -153,7 +155,9 @@ class Gateway:
             return Overloaded("the server is at its limit of requests in flight; retry shortly")
         query: bytes = scope.get("query_string", b"")
         if query:
-            names = {k.lower() for k, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)}
+            names = {
+                k.lower() for k, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            }
             if names & CREDENTIAL_PARAMS:
                 return InvalidInput(
                     "credentials in the query string are refused (they end up in logs): "
@@ -166,13 +170,15 @@ class Gateway:
             if given is None and auth is not None and auth[:7].lower() == b"bearer ":
                 given = auth[7:].strip()
             if given is None or not _any_equal(given, self._api_keys):
-                return Unauthorized("this route needs an API key (Authorization: Bearer or X-API-Key)")
+                return Unauthorized(
+                    "this route needs an API key (Authorization: Bearer or X-API-Key)"
+                )
         return None
 
     def _match(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]] | None:
         for regex, methods, endpoint in self._hot:
             match = regex.match(path)
-            if match is not None and method in methods:
+            if match is not None and methods is not None and method in methods:
                 return endpoint, match.groupdict()
         return None
 
@@ -211,4 +217,3 @@ def _any_equal(given: bytes, keys: list[bytes]) -> bool:
     for key in keys:
         result |= hmac.compare_digest(given, key)
     return result
-

@@ -10,6 +10,7 @@ _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 def json_response(content: object, status_code: int = 200) -> Response:
     return Response(
-        orjson.dumps(content, option=_OPTIONS), status_code=status_code,
+        orjson.dumps(content, option=_OPTIONS),
+        status_code=status_code,
         media_type="application/json",
     )

@@ -17,9 +17,13 @@ class ErrorResponse(BaseModel):
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
-        400: "invalid request", 401: "missing or wrong token", 403: "switched off",
-        404: "no such model, version or route", 413: "body, batch or image over the limit",
-        415: "unsupported media type or encoding", 500: "inference failed (server fault)",
+        400: "invalid request",
+        401: "missing or wrong token",
+        403: "switched off",
+        404: "no such model, version or route",
+        413: "body, batch or image over the limit",
+        415: "unsupported media type or encoding",
+        500: "inference failed (server fault)",
         503: "not ready, or overloaded (then with Retry-After)",
     }
     return {code: {"model": ErrorResponse, "description": text[code]} for code in codes}
@@ -157,7 +161,9 @@ class ModelDetail(BaseModel):
     default_threshold: float | None = None
     input: InputInfo | None = None
     versions: list[VersionInfo]
-    ignored: dict[str, str] = Field(default_factory=dict, description="folders that are not versions")
+    ignored: dict[str, str] = Field(
+        default_factory=dict, description="folders that are not versions"
+    )
 
 
 class PredictRequest(BaseModel):
@@ -175,7 +181,9 @@ class ClassScore(BaseModel):
 
 class Prediction(BaseModel):
     label: str | None = Field(description="the predicted class (multiclass, binary)")
-    labels: list[str] | None = Field(None, description="every label over the threshold (multilabel)")
+    labels: list[str] | None = Field(
+        None, description="every label over the threshold (multilabel)"
+    )
     probabilities: dict[str, float]
     top_k: list[ClassScore]
     threshold: float | None = None

@@ -77,7 +77,9 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
         detail |= {
             "task": manifest.task,
             "labels": manifest.labels,
-            "default_threshold": None if manifest.task == "multiclass" else manifest.default_threshold,
+            "default_threshold": None
+            if manifest.task == "multiclass"
+            else manifest.default_threshold,
             "input": {
                 "kind": spec.kind,
                 "datatype": spec.datatype,
@@ -125,12 +127,20 @@ def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
 
 
 _QUERY = [
-    {"name": "top_k", "in": "query", "required": False,
-     "schema": {"type": "integer", "minimum": 1, "default": 3},
-     "description": "how many most probable classes to list (clamped to the classes)"},
-    {"name": "threshold", "in": "query", "required": False,
-     "schema": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-     "description": "binary and multi-label: decision threshold (default: the manifest's)"},
+    {
+        "name": "top_k",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "default": 3},
+        "description": "how many most probable classes to list (clamped to the classes)",
+    },
+    {
+        "name": "threshold",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "description": "binary and multi-label: decision threshold (default: the manifest's)",
+    },
 ]
 
 
@@ -226,8 +236,10 @@ _IMAGE_DOC = {
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "files": {"type": "array",
-                                      "items": {"type": "string", "format": "binary"}}
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            }
                         },
                         "required": ["files"],
                     }
@@ -248,4 +260,3 @@ async def predict_image(request: Request, name: str) -> Response:
 @router.post("/v1/models/{name}/versions/{version}/predict/image", **_IMAGE_DOC)  # type: ignore[arg-type]
 async def predict_image_version(request: Request, name: str, version: str) -> Response:
     return await _predict_image(request, name, version)
-

@@ -77,7 +77,7 @@ def _image_values(instances: list[object], manifest: Manifest) -> np.ndarray:
             and len(instance) == h
             and all(type(row) is list and len(row) == w for row in instance)
         ):
-            flat.extend(chain.from_iterable(instance))  # type: ignore[arg-type]
+            flat.extend(chain.from_iterable(instance))
         else:
             raise InvalidInput(
                 f"instance {i}: model '{manifest.name}' takes {h * w} pixel values (0-255), "
@@ -108,7 +108,9 @@ def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:
     return fp32_array(flat, "instances")
 
 
-def predictions(scored: Scored, options: Options, files: list[str] | None = None) -> dict[str, object]:
+def predictions(
+    scored: Scored, options: Options, files: list[str] | None = None
+) -> dict[str, object]:
     manifest = scored.model.manifest
     probs = class_probabilities(manifest, scored.probabilities)
     indices, scores = top_k(probs, options.top_k)
@@ -117,9 +119,7 @@ def predictions(scored: Scored, options: Options, files: list[str] | None = None
     for row, (p, idx, sc) in enumerate(zip(probs.tolist(), indices.tolist(), scores.tolist())):
         prediction: dict[str, object] = {
             "probabilities": dict(zip(labels, p)),
-            "top_k": [
-                {"label": labels[i], "index": i, "probability": s} for i, s in zip(idx, sc)
-            ],
+            "top_k": [{"label": labels[i], "index": i, "probability": s} for i, s in zip(idx, sc)],
         }
         if manifest.task == "multiclass":
             prediction["label"] = labels[idx[0]]

@@ -65,8 +65,11 @@ def _metadata(model: LoadedModel, versions: list[str]) -> dict[str, object]:
         "versions": versions,
         "platform": "onnxruntime_onnx",
         "inputs": [
-            {"name": manifest.input.name, "datatype": manifest.input.datatype,
-             "shape": manifest.input.shape}
+            {
+                "name": manifest.input.name,
+                "datatype": manifest.input.datatype,
+                "shape": manifest.input.shape,
+            }
         ],
         "outputs": [{"name": name, "datatype": "FP32", "shape": [-1, width]} for name in OUTPUTS],
     }
@@ -133,8 +136,11 @@ _INFER_DOC = {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": InferenceRequest.model_json_schema(
-                    ref_template="#/components/schemas/{model}")},
+                "application/json": {
+                    "schema": InferenceRequest.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    )
+                },
                 "application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"},
                     "description": "Triton's binary tensor data extension: a JSON header of "

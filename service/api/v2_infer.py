@@ -75,9 +75,8 @@ def parse_request(
         raise InvalidInput(f"inputs must be a list of one tensor, '{spec.name}'")
     tensor: dict[str, object] = inputs[0]
     if tensor.get("name") != spec.name:
-        raise InvalidInput(
-            f"model '{manifest.name}' has one input, '{spec.name}'; got {describe(tensor.get('name'))}"
-        )
+        got = describe(tensor.get("name"))
+        raise InvalidInput(f"model '{manifest.name}' has one input, '{spec.name}'; got {got}")
     what = f"input '{spec.name}'"
     datatype = tensor.get("datatype")
     if datatype not in DATATYPES:
@@ -86,9 +85,8 @@ def parse_request(
         raise InvalidInput(f"{what}: model '{manifest.name}' takes {spec.datatype}, got {datatype}")
     shape = check_shape(tensor.get("shape"), what, max_rows * spec.row_size)
     if shape[1:] != spec.row_shape:
-        raise InvalidInput(
-            f"{what}: shape must be [batch, {', '.join(map(str, spec.row_shape))}]; got {list(shape)}"
-        )
+        dims = ", ".join(map(str, spec.row_shape))
+        raise InvalidInput(f"{what}: shape must be [batch, {dims}]; got {list(shape)}")
     size = _parameters(tensor.get("parameters"), f"{what} parameters").get("binary_data_size")
     if size is not None:
         values = _binary_values(tensor, size, payload, shape, what)
@@ -103,7 +101,11 @@ def parse_request(
 
 
 def _binary_values(
-    tensor: dict[str, object], size: object, payload: bytes | None, shape: tuple[int, ...], what: str
+    tensor: dict[str, object],
+    size: object,
+    payload: bytes | None,
+    shape: tuple[int, ...],
+    what: str,
 ) -> np.ndarray:
     if type(size) is not int or size < 0:
         raise InvalidInput(f"{what}: binary_data_size must be a non-negative integer")
@@ -116,15 +118,21 @@ def _binary_values(
     dtype = NUMPY_TYPES[str(tensor["datatype"])]
     expected = math.prod(shape) * dtype.itemsize
     if size != expected:
-        raise InvalidInput(f"{what}: shape {list(shape)} needs {expected} bytes, binary_data_size is {size}")
+        raise InvalidInput(
+            f"{what}: shape {list(shape)} needs {expected} bytes, binary_data_size is {size}"
+        )
     if len(payload) != size:
-        raise InvalidInput(f"{what}: binary_data_size is {size} but {len(payload)} bytes follow the header")
+        raise InvalidInput(
+            f"{what}: binary_data_size is {size} but {len(payload)} bytes follow the header"
+        )
     values = np.frombuffer(payload, dtype=dtype.newbyteorder("<"))
     check_finite_fp32(values, what)
     return values
 
 
-def _outputs(value: object, binary_default: bool, manifest: Manifest) -> tuple[RequestedOutput, ...]:
+def _outputs(
+    value: object, binary_default: bool, manifest: Manifest
+) -> tuple[RequestedOutput, ...]:
     if value is None:
         return tuple(RequestedOutput(name, binary_default, 0) for name in OUTPUTS)
     if type(value) is not list or not value:

@@ -92,7 +92,7 @@ def test_wider_canvas_keeps_the_margin_and_aspect() -> None:
         lambda d: encode(as_photo(d), mode="RGB"),
         lambda d: encode(as_photo(d), mode="P"),
         lambda d: encode(as_photo(d), "JPEG", mode="CMYK"),
-        lambda d: encode((as_photo(d).astype(np.uint16) * 257)),  # 16-bit grayscale
+        lambda d: encode(as_photo(d).astype(np.uint16) * 257),  # 16-bit grayscale
     ],
     ids=["rgb", "palette", "cmyk-jpeg", "16-bit"],
 )
@@ -128,10 +128,17 @@ def test_one_pixel_and_blank_images_are_valid_input() -> None:
 
 def _png_declaring(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_is_refused_by_its_declared_size() -> None:

@@ -4,6 +4,7 @@ metadata, and inference with binary_data on and off, with and without class_coun
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -17,8 +18,10 @@ ROWS = (np.arange(4 * 784).reshape(4, 784) % 256).astype(np.uint8)
 
 
 @pytest.fixture
-def triton(server: RunningServer) -> httpclient.InferenceServerClient:
-    return httpclient.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+def triton(server: RunningServer) -> Iterator[httpclient.InferenceServerClient]:
+    client = httpclient.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    yield client
+    client.close()
 
 
 def _inputs(binary: bool) -> list[httpclient.InferInput]:
@@ -39,7 +42,9 @@ def test_health_and_metadata(triton: httpclient.InferenceServerClient) -> None:
 
 
 @pytest.mark.parametrize("binary", [True, False])
-def test_infer_probabilities_and_logits(triton: httpclient.InferenceServerClient, binary: bool) -> None:
+def test_infer_probabilities_and_logits(
+    triton: httpclient.InferenceServerClient, binary: bool
+) -> None:
     outputs = [
         httpclient.InferRequestedOutput("probabilities", binary_data=binary),
         httpclient.InferRequestedOutput("logits", binary_data=binary),
@@ -74,7 +79,9 @@ def test_class_count(triton: httpclient.InferenceServerClient, binary: bool) -> 
     assert abs(float(score) - float(plain[0].max())) < 1e-5
 
 
-def test_version_and_errors_come_back_as_exceptions(triton: httpclient.InferenceServerClient) -> None:
+def test_version_and_errors_come_back_as_exceptions(
+    triton: httpclient.InferenceServerClient,
+) -> None:
     result = triton.infer("mnist", _inputs(True), model_version="1")
     assert result.get_response()["model_version"] == "1"
     bad = httpclient.InferInput("pixels", [1, 784], "FP32")

@@ -15,7 +15,9 @@ from tests.servers import assert_still_serving
 DIGIT = (np.arange(784) % 256).tolist()
 
 
-def predict(client: httpx.Client, model: str, instances: list[object], query: str = "") -> httpx.Response:
+def predict(
+    client: httpx.Client, model: str, instances: list[object], query: str = ""
+) -> httpx.Response:
     return client.post(f"/v1/models/{model}/predict{query}", json={"instances": instances})
 
 
@@ -25,13 +27,18 @@ def test_list_models_says_which_are_ready(client: httpx.Client) -> None:
     assert models["mnist"]["ready"] and models["mnist"]["serving_version"] == 1
 
 
-def test_model_detail_describes_task_labels_input_provider_and_metrics(client: httpx.Client) -> None:
+def test_model_detail_describes_task_labels_input_provider_and_metrics(
+    client: httpx.Client,
+) -> None:
     detail = client.get("/v1/models/tshirt").json()
     assert detail["task"] == "binary"
     assert detail["labels"] == ["not top seller", "top seller"]
     assert detail["default_threshold"] == 0.5
     assert [f["name"] for f in detail["input"]["features"]] == [
-        "price", "shipping_cost", "marketing", "quality"
+        "price",
+        "shipping_cost",
+        "marketing",
+        "quality",
     ]
     version = detail["versions"][0]
     assert version["state"] == "ready" and version["provider"] == "CPUExecutionProvider"
@@ -49,7 +56,9 @@ def test_predict_flat_and_nested_pixels_agree(client: httpx.Client) -> None:
 
 def test_cnn_takes_flat_pixels_too(client: httpx.Client) -> None:
     r = predict(client, "mnist-cnn", [DIGIT])
-    assert r.status_code == 200 and r.json()["predictions"][0]["label"] in [str(d) for d in range(10)]
+    assert r.status_code == 200 and r.json()["predictions"][0]["label"] in [
+        str(d) for d in range(10)
+    ]
 
 
 def test_float_pixels_are_rounded(client: httpx.Client) -> None:
@@ -74,7 +83,9 @@ def test_tabular_rows_as_lists_or_objects(client: httpx.Client) -> None:
 
 
 def test_binary_threshold_decides_the_label(client: httpx.Client) -> None:
-    p = predict(client, "tshirt", [[20, 5, 3, 7]]).json()["predictions"][0]["probabilities"]["top seller"]
+    p = predict(client, "tshirt", [[20, 5, 3, 7]]).json()["predictions"][0]["probabilities"][
+        "top seller"
+    ]
     low = predict(client, "tshirt", [[20, 5, 3, 7]], f"?threshold={p / 2:.6f}").json()
     high = predict(client, "tshirt", [[20, 5, 3, 7]], f"?threshold={(1 + p) / 2:.6f}").json()
     assert low["predictions"][0]["label"] == "top seller"
@@ -109,8 +120,20 @@ def test_versioned_predict(client: httpx.Client) -> None:
         ("tshirt", {"instances": [[1, 2, 3, None]]}, "", 400, "null"),
         ("mnist", {"instances": [DIGIT]}, "?top_k=0", 400, "top_k"),
         ("mnist", {"instances": [DIGIT]}, "?threshold=0.3", 400, "binary and multi-label"),
-        ("tshirt", {"instances": [[1, 2, 3, 4]]}, "?threshold=1.5", 400, "strictly between 0 and 1"),
-        ("tshirt", {"instances": [[1, 2, 3, 4]]}, "?threshold=nan", 400, "strictly between 0 and 1"),
+        (
+            "tshirt",
+            {"instances": [[1, 2, 3, 4]]},
+            "?threshold=1.5",
+            400,
+            "strictly between 0 and 1",
+        ),
+        (
+            "tshirt",
+            {"instances": [[1, 2, 3, 4]]},
+            "?threshold=nan",
+            400,
+            "strictly between 0 and 1",
+        ),
         ("mnist", {"instances": [DIGIT]}, "?topk=3", 400, "unknown query parameter"),
     ],
 )
@@ -142,15 +165,21 @@ def _digit_like() -> np.ndarray:
     return img
 
 
-def test_image_upload_matches_the_json_prediction_of_its_preprocessed_pixels(client: httpx.Client) -> None:
+def test_image_upload_matches_the_json_prediction_of_its_preprocessed_pixels(
+    client: httpx.Client,
+) -> None:
     from service.images import decode, to_model_input
 
     png = _png(_digit_like())
-    r = client.post("/v1/models/mnist/predict/image?top_k=3", files=[("files", ("one.png", png, "image/png"))])
+    r = client.post(
+        "/v1/models/mnist/predict/image?top_k=3", files=[("files", ("one.png", png, "image/png"))]
+    )
     assert r.status_code == 200, r.text
     via_image = r.json()["predictions"][0]
     pixels = to_model_input(decode(png, 10**7), 28, 28)
-    via_json = predict(client, "mnist", [pixels.ravel().tolist()], "?top_k=3").json()["predictions"][0]
+    via_json = predict(client, "mnist", [pixels.ravel().tolist()], "?top_k=3").json()[
+        "predictions"
+    ][0]
     assert via_image["probabilities"] == via_json["probabilities"]
     assert via_image["file"] == "one.png"
 
@@ -169,7 +198,9 @@ def test_multilabel_model_gets_its_own_canvas(client: httpx.Client) -> None:
     wide = np.full((60, 180), 240, dtype=np.uint8)
     wide[10:50, 20:30] = 10
     wide[10:50, 140:150] = 10
-    r = client.post("/v1/models/multilabel/predict/image", files=[("files", ("w.png", _png(wide), "image/png"))])
+    r = client.post(
+        "/v1/models/multilabel/predict/image", files=[("files", ("w.png", _png(wide), "image/png"))]
+    )
     assert r.status_code == 200 and "labels" in r.json()["predictions"][0]
 
 
@@ -200,10 +231,15 @@ def test_multipart_without_a_file_is_400(client: httpx.Client) -> None:
 
 
 def test_upload_that_is_not_multipart_is_415(client: httpx.Client) -> None:
-    r = client.post("/v1/models/mnist/predict/image", content=b"\x89PNG", headers={"content-type": "image/png"})
+    r = client.post(
+        "/v1/models/mnist/predict/image", content=b"\x89PNG", headers={"content-type": "image/png"}
+    )
     assert r.status_code == 415 and "multipart/form-data" in r.json()["error"]
 
 
 def test_image_upload_to_a_tabular_model_is_refused(client: httpx.Client) -> None:
-    r = client.post("/v1/models/tshirt/predict/image", files=[("files", ("a.png", _png(_digit_like()), "image/png"))])
+    r = client.post(
+        "/v1/models/tshirt/predict/image",
+        files=[("files", ("a.png", _png(_digit_like()), "image/png"))],
+    )
     assert r.status_code == 400 and "tabular" in r.json()["error"]

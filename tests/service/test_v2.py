@@ -56,7 +56,9 @@ def test_model_ready_with_and_without_version(client: httpx.Client) -> None:
 
 def test_course_dense_example_end_to_end(client: httpx.Client) -> None:
     """A = [[200, 17]], W = [[1, -3, 5], [-2, 4, -6]], b = [-1, 1, 2]: Z = [165, -531, 900]."""
-    body = {"inputs": [{"name": "features", "shape": [1, 2], "datatype": "FP32", "data": [200, 17]}]}
+    body = {
+        "inputs": [{"name": "features", "shape": [1, 2], "datatype": "FP32", "data": [200, 17]}]
+    }
     out = {o["name"]: o for o in infer(client, "course", body).json()["outputs"]}
     assert out["logits"]["data"] == [165.0, -531.0, 900.0]
     assert np.round(out["probabilities"]["data"]).tolist() == [1.0, 0.0, 1.0]
@@ -101,13 +103,20 @@ def test_binary_input_and_output(client: httpx.Client) -> None:
     rows = np.tile(DIGIT, (3, 1)).astype(np.uint8)
     header = json.dumps(
         {
-            "inputs": [{"name": "pixels", "shape": [3, 784], "datatype": "UINT8",
-                        "parameters": {"binary_data_size": rows.nbytes}}],
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": [3, 784],
+                    "datatype": "UINT8",
+                    "parameters": {"binary_data_size": rows.nbytes},
+                }
+            ],
             "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
         }
     ).encode()
     r = client.post(
-        "/v2/models/mnist/infer", content=header + rows.tobytes(),
+        "/v2/models/mnist/infer",
+        content=header + rows.tobytes(),
         headers={"Inference-Header-Content-Length": str(len(header))},
     )
     assert r.status_code == 200, r.text
@@ -122,7 +131,9 @@ def test_binary_input_and_output(client: httpx.Client) -> None:
 def test_binary_classification_output_is_length_prefixed(client: httpx.Client) -> None:
     body = {
         "inputs": [pixels_input()],
-        "outputs": [{"name": "probabilities", "parameters": {"classification": 2, "binary_data": True}}],
+        "outputs": [
+            {"name": "probabilities", "parameters": {"classification": 2, "binary_data": True}}
+        ],
     }
     r = infer(client, "mnist", body)
     n = int(r.headers["inference-header-content-length"])
@@ -133,7 +144,9 @@ def test_binary_classification_output_is_length_prefixed(client: httpx.Client) -
 
 def test_binary_models_classify_over_both_labels(client: httpx.Client) -> None:
     body = {
-        "inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [20, 5, 3, 7]}],
+        "inputs": [
+            {"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [20, 5, 3, 7]}
+        ],
         "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}],
     }
     data = infer(client, "tshirt", body).json()["outputs"][0]["data"]
@@ -168,7 +181,8 @@ def test_bad_inference_requests_get_400_naming_the_problem(
 
 def test_nan_and_infinity_in_fp32_input_are_refused(client: httpx.Client) -> None:
     for text in ["NaN", "Infinity", "1e999"]:
-        raw = '{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[1,2,3,%s]}]}' % text
+        tensor = f'{{"name":"features","shape":[1,4],"datatype":"FP32","data":[1,2,3,{text}]}}'
+        raw = f'{{"inputs":[{tensor}]}}'
         r = client.post("/v2/models/tshirt/infer", content=raw)
         assert r.status_code == 400, text
         assert "error" in r.json()
@@ -176,17 +190,30 @@ def test_nan_and_infinity_in_fp32_input_are_refused(client: httpx.Client) -> Non
 
 def test_binary_size_must_match_the_shape(client: httpx.Client) -> None:
     header = json.dumps(
-        {"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "UINT8",
-                     "parameters": {"binary_data_size": 100}}]}
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": [1, 784],
+                    "datatype": "UINT8",
+                    "parameters": {"binary_data_size": 100},
+                }
+            ]
+        }
     ).encode()
-    r = client.post("/v2/models/mnist/infer", content=header + bytes(100),
-                    headers={"Inference-Header-Content-Length": str(len(header))})
+    r = client.post(
+        "/v2/models/mnist/infer",
+        content=header + bytes(100),
+        headers={"Inference-Header-Content-Length": str(len(header))},
+    )
     assert r.status_code == 400 and "needs 784 bytes" in r.json()["error"]
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "0", "999999"])
 def test_bad_inference_header_content_length(client: httpx.Client, value: str) -> None:
-    r = client.post("/v2/models/mnist/infer", content=b"{}", headers={"Inference-Header-Content-Length": value})
+    r = client.post(
+        "/v2/models/mnist/infer", content=b"{}", headers={"Inference-Header-Content-Length": value}
+    )
     assert r.status_code == 400 and "Inference-Header-Content-Length" in r.json()["error"]
 
 
