@@ -1,0 +1,192 @@
+"""``python -m training``: train, train-all, evaluate, list. Parsing and printing only.
+
+Every ``TrainingError`` becomes ``error: <message>`` on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from training.config import RunOptions
+from training.distributed import DistContext, distributed_context, set_thread_count
+from training.errors import TrainingError
+from training.pipeline import (
+    TrainReport,
+    evaluate_published,
+    list_models,
+    train_and_publish,
+)
+from training.tasks import TASKS, get_task
+
+app = typer.Typer(
+    help="Train the course's networks, export them to ONNX and publish them for the service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+ModelsDir = Annotated[Path, typer.Option(help="The model repository to publish into.")]
+Epochs = Annotated[int | None, typer.Option(min=1, help="Override the model's epochs.")]
+BatchSize = Annotated[int | None, typer.Option(min=1, help="Override the (global) batch size.")]
+Lr = Annotated[float | None, typer.Option(min=0.0, help="Override the learning rate.")]
+Seed = Annotated[int, typer.Option(help="Training seed (the data splits have their own).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Folder with MNIST's IDX files (or torchvision's MNIST/raw layout)."),
+]
+DeviceOpt = Annotated[Device, typer.Option(help="auto: CUDA when available, else CPU.")]
+DryRun = Annotated[
+    bool, typer.Option(help="One batch end to end: train a step, export, check, publish.")
+]
+Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint, if any.")]
+CheckpointDir = Annotated[Path, typer.Option(help="Checkpoints go to DIR/<model>/last.pt.")]
+Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help=f"One of: {', '.join(TASKS)}.")],
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: Lr = None,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    models_dir: ModelsDir = Path("models"),
+    device: DeviceOpt = Device.auto,
+    dry_run: DryRun = False,
+    resume: Resume = False,
+    checkpoint_dir: CheckpointDir = Path("checkpoints"),
+    quiet: Quiet = False,
+) -> None:
+    """Train one model and publish it as the next version."""
+    options = RunOptions(
+        seed=seed,
+        device=device.value,
+        data_dir=data_dir,
+        models_dir=models_dir,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        dry_run=dry_run,
+        progress=not quiet,
+    )
+    with _errors_to_exit(), _process(options) as ctx:
+        task = get_task(model)
+        _print_report(
+            ctx, train_and_publish(task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr)
+        )
+
+
+@app.command("train-all")
+def train_all(
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: Lr = None,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+    models_dir: ModelsDir = Path("models"),
+    device: DeviceOpt = Device.auto,
+    dry_run: DryRun = False,
+    resume: Resume = False,
+    checkpoint_dir: CheckpointDir = Path("checkpoints"),
+    quiet: Quiet = False,
+) -> None:
+    """Train and publish every model (--data-dir applies to the MNIST-based ones)."""
+    with (
+        _errors_to_exit(),
+        _process(RunOptions(seed=seed, device=device.value, models_dir=models_dir)) as ctx,
+    ):
+        for task in TASKS.values():
+            options = RunOptions(
+                seed=seed,
+                device=device.value,
+                data_dir=data_dir if task.accepts_data_dir else None,
+                models_dir=models_dir,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                dry_run=dry_run,
+                progress=not quiet,
+            )
+            report = train_and_publish(
+                task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr
+            )
+            _print_report(ctx, report)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Argument(help="A published model's name.")],
+    models_dir: ModelsDir = Path("models"),
+    version: Annotated[
+        int | None, typer.Option(min=1, help="Default: the highest published version.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Load a published ONNX model in ONNX Runtime and print its held-out metrics."""
+    with _errors_to_exit():
+        report = evaluate_published(model, models_dir, version, data_dir)
+        typer.echo(
+            f"{report.name} version {report.version} on {report.samples} held-out rows "
+            f"of {report.dataset}:"
+        )
+        for key, value in report.metrics.items():
+            recorded = report.recorded_metrics.get(key)
+            typer.echo(f"  {key:<12} {_fmt(value)}   (manifest: {_fmt(recorded)})")
+        if report.note:
+            typer.echo(f"note: {report.note}", err=True)
+
+
+@app.command("list")
+def list_command(models_dir: ModelsDir = Path("models")) -> None:
+    """The models training knows, with their published versions."""
+    with _errors_to_exit():
+        for task, versions in list_models(models_dir):
+            published = ", ".join(map(str, versions)) if versions else "none"
+            typer.echo(
+                f"{task.name:<11} {task.kind:<11} versions: {published:<10} {task.description}"
+            )
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    try:
+        yield
+    except TrainingError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from error
+
+
+@contextmanager
+def _process(options: RunOptions) -> Iterator[DistContext]:
+    with distributed_context(options.device) as ctx:
+        set_thread_count(ctx)
+        yield ctx
+
+
+def _print_report(ctx: DistContext, report: TrainReport | None) -> None:
+    if not ctx.is_main or report is None:
+        return
+    published, result = report.published, report.result
+    metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in report.metrics.items())
+    typer.echo(
+        f"published {published.name} version {published.version} to {published.path}: "
+        f"{metrics}; parity max |diff| {report.parity.max_abs_diff:.2g}; "
+        f"{result.epochs_run} epochs (best {result.best_epoch}) in {result.duration_s:.1f} s, "
+        f"{result.seconds_per_epoch:.3f} s/epoch"
+    )
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

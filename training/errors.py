@@ -1,0 +1,38 @@
+"""The errors training reports to people; the CLI prints their message and exits non-zero.
+
+TrainingError
+├── UnknownModelError   a model name the package does not know
+├── DataError           a missing data folder, a malformed or truncated IDX file
+├── CheckpointError     a checkpoint that cannot be resumed
+├── ExportError         the exported graph breaks the contract (names, types, opset)
+├── ParityError         the ONNX graph disagrees with PyTorch: nothing is published
+└── PublishError        the models folder cannot be written, or no version was found
+"""
+
+
+class TrainingError(Exception):
+    """Base of every error the CLI turns into a clear message and a non-zero exit."""
+
+
+class UnknownModelError(TrainingError):
+    pass
+
+
+class DataError(TrainingError):
+    pass
+
+
+class CheckpointError(TrainingError):
+    pass
+
+
+class ExportError(TrainingError):
+    pass
+
+
+class ParityError(TrainingError):
+    pass
+
+
+class PublishError(TrainingError):
+    pass

@@ -1,0 +1,259 @@
+"""The generic training loop: any model, any task kind, one process or many under torchrun.
+
+Fast on a small CPU by design: the data is turned into tensors once (no DataLoader for a
+few megabytes in memory), each epoch gathers its shuffled rows with one index operation and
+slices batches as views, and nothing forces a per-step ``.item()``: losses stay tensors
+until the epoch ends.
+
+Under torchrun each rank trains on its own shard of every epoch's permutation, with
+``batch_size / world_size`` rows per step, so ``--batch-size`` stays the global batch and a
+run with N processes follows the hyper-parameters of a run with one. Rank 0 alone
+validates, checkpoints and shows progress; it decides when to stop, for everyone.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from training.augment import random_affine
+from training.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from training.config import TrainConfig
+from training.data.splits import Dataset
+from training.distributed import DistContext, broadcast_object, mean_over_ranks, rank0_decides
+from training.metrics import PRIMARY_METRIC, compute_metrics
+from training.tasks.spec import Task, TaskKind
+
+EVAL_BATCH = 2048
+
+
+@dataclass
+class History:
+    """Per-epoch curves, for the learning-curve plot and the manifest."""
+
+    metric: str
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    history: History
+    epochs_run: int
+    best_epoch: int  # 1-based, as people count epochs
+    duration_s: float
+    resumed_from_epoch: int
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall time of an epoch this run: training steps, validation and checkpoint."""
+        return float(np.mean(self.history.epoch_seconds)) if self.history.epoch_seconds else 0.0
+
+    @property
+    def train_seconds_per_epoch(self) -> float:
+        """Mean wall time of the training steps alone."""
+        return float(np.mean(self.history.train_seconds)) if self.history.train_seconds else 0.0
+
+
+def fit(
+    model: nn.Module,
+    task: Task,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    seed: int,
+    ctx: DistContext,
+    checkpoint_file: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place; on return it holds the best validation epoch's weights."""
+    started = time.perf_counter()
+    device = ctx.device
+    model.to(device)
+    x_train = torch.from_numpy(np.ascontiguousarray(data.train.x)).to(device)
+    y_train = targets_tensor(task.kind, data.train.y).to(device)
+    n_local = len(x_train) // ctx.world_size
+    local_batch = max(1, math.ceil(config.batch_size / ctx.world_size))
+    steps_per_epoch = math.ceil(n_local / local_batch)
+
+    optimizer = _optimizer(model, config, device)
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
+        )
+        if config.schedule == "onecycle"
+        else None
+    )
+    loss_fn = loss_function(task.kind)
+    history = History(metric=PRIMARY_METRIC[task.kind])
+    best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None, "bad_epochs": 0}
+    identity = {"task": task.name, "config": config.to_dict(), "seed": seed, "rows": len(x_train)}
+    start_epoch, stopped = 0, False
+
+    state = _read_checkpoint(ctx, checkpoint_file) if resume else None
+    if state is not None and checkpoint_file is not None:
+        check_compatible(checkpoint_file, state, identity)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        history = History(**state["history"])
+        best = {**state["best"]}
+        start_epoch, stopped = state["epoch"], state["stopped"]
+
+    train_model: nn.Module = model
+    if ctx.distributed:
+        train_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    bar = tqdm(
+        total=config.epochs,
+        initial=start_epoch,
+        desc=task.name,
+        unit="epoch",
+        disable=not (progress and ctx.is_main),
+        dynamic_ncols=True,
+    )
+    epoch = start_epoch
+    while epoch < config.epochs and not stopped:
+        epoch_started = time.perf_counter()
+        # The permutation depends on (seed, epoch) only: a resumed run replays the same order.
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(len(x_train), generator=generator)
+        mine = order[ctx.rank :: ctx.world_size][:n_local].to(device)
+        xs, ys = x_train[mine], y_train[mine]
+        if config.augment:
+            xs = random_affine(xs, generator)
+
+        train_model.train()
+        losses: list[Tensor] = []
+        for start in range(0, n_local, local_batch):
+            xb, yb = xs[start : start + local_batch], ys[start : start + local_batch]
+            loss = loss_fn(train_model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(loss.detach() * len(xb))
+        train_loss = float(mean_over_ranks(ctx, torch.stack(losses).sum() / n_local).item())
+        train_seconds = time.perf_counter() - epoch_started
+        epoch += 1
+
+        if ctx.is_main:
+            val_loss, metrics = evaluate(model, task, data, device)
+            history.train_loss.append(train_loss)
+            history.val_loss.append(val_loss)
+            history.val_metric.append(float(metrics[history.metric] or 0.0))
+            if val_loss < best["loss"]:
+                best = {"loss": val_loss, "epoch": epoch, "state": _clone(model), "bad_epochs": 0}
+            else:
+                best["bad_epochs"] += 1
+            stopped = best["bad_epochs"] >= config.patience
+            history.train_seconds.append(train_seconds)
+            history.epoch_seconds.append(time.perf_counter() - epoch_started)
+            if checkpoint_file is not None:
+                save_checkpoint(
+                    checkpoint_file,
+                    {
+                        **identity,
+                        "epoch": epoch,
+                        "stopped": stopped,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "history": vars(history),
+                        "best": best,
+                    },
+                )
+            bar.set_postfix(
+                loss=f"{train_loss:.4f}",
+                val_loss=f"{val_loss:.4f}",
+                **{history.metric: f"{history.val_metric[-1]:.4f}"},
+            )
+            bar.update(1)
+        stopped = rank0_decides(ctx, stopped)
+    bar.close()
+
+    if ctx.is_main and best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    return TrainResult(
+        history=history,
+        epochs_run=epoch,
+        best_epoch=int(best["epoch"]),
+        duration_s=time.perf_counter() - started,
+        resumed_from_epoch=start_epoch,
+    )
+
+
+def evaluate(
+    model: nn.Module, task: Task, data: Dataset, device: torch.device
+) -> tuple[float, dict[str, float | None]]:
+    """Validation loss and metrics of ``model`` (in eval mode: batch norm's running stats)."""
+    logits = predict_logits(model, data.validation.x, device)
+    targets = targets_tensor(task.kind, data.validation.y)
+    loss = float(loss_function(task.kind)(torch.from_numpy(logits), targets).item())
+    return loss, compute_metrics(task.kind, logits, data.validation.y, task.threshold)
+
+
+def predict_logits(model: nn.Module, x: np.ndarray, device: torch.device) -> np.ndarray:
+    """float32 logits of raw inputs ``x``, in bounded chunks, with the model in eval mode."""
+    model.eval()
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(x), EVAL_BATCH):
+            xb = torch.from_numpy(np.ascontiguousarray(x[start : start + EVAL_BATCH]))
+            chunks.append(model(xb.to(device)).float().cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+def targets_tensor(kind: TaskKind, y: np.ndarray) -> Tensor:
+    """Labels in the form the loss wants: class indices, or float (n, 1) / (n, K) targets."""
+    if kind == "multiclass":
+        return torch.from_numpy(y.astype(np.int64))
+    if kind == "binary":
+        return torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
+    return torch.from_numpy(y.astype(np.float32))
+
+
+def loss_function(kind: TaskKind) -> nn.Module:
+    """Losses straight from logits: numerically stable, and the graph stays logits-out."""
+    return nn.CrossEntropyLoss() if kind == "multiclass" else nn.BCEWithLogitsLoss()
+
+
+def _optimizer(
+    model: nn.Module, config: TrainConfig, device: torch.device
+) -> torch.optim.Optimizer:
+    # fused=True: one kernel for all parameters; on small models the per-parameter Python
+    # loop of the default implementation costs more than the arithmetic.
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+        )
+    return torch.optim.Adam(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+    )
+
+
+def _clone(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _read_checkpoint(ctx: DistContext, path: Path | None) -> dict[str, Any] | None:
+    state = load_checkpoint(path) if (ctx.is_main and path is not None) else None
+    return broadcast_object(ctx, state)

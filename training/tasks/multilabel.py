@@ -1,0 +1,45 @@
+"""``multilabel``: which digits appear on a 28 x 84 canvas of up to three digits.
+
+A fully convolutional trunk, then a global *max* pool: a digit's logit is its strongest
+detection anywhere on the canvas, so the network asks "is there a 7 somewhere?" rather than
+"what is in slot 2?". Ten logits, one sigmoid each at serving time, BCE-with-logits loss.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from training import config
+from training.data.multilabel import CANVAS_SHAPE, load_multilabel
+from training.data.splits import Dataset
+from training.nets import ImageNet, conv_block
+from training.tasks.mnist import DIGITS
+from training.tasks.spec import InputSpec, Task
+
+
+def build_detector(_: Dataset) -> nn.Module:
+    features = nn.Sequential(
+        *conv_block(1, 16),
+        nn.MaxPool2d(2),
+        *conv_block(16, 32),
+        nn.MaxPool2d(2),
+        *conv_block(32, 64),
+        *conv_block(64, 64),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+    )
+    return ImageNet(features, nn.Linear(64, 10))
+
+
+TASK = Task(
+    name="multilabel",
+    description="which of the digits 0-9 appear on a 28x84 canvas of one to three digits",
+    kind="multilabel",
+    labels=DIGITS,
+    input=InputSpec("pixels", "UINT8", (-1, *CANVAS_SHAPE), "image", image=CANVAS_SHAPE),
+    config=config.MULTILABEL,
+    load_data=load_multilabel,
+    build_model=build_detector,
+    threshold=0.5,
+    accepts_data_dir=True,
+)
