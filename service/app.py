@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
@@ -70,9 +71,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     for router in (v1.router, v2.router, control.router, ops.router):
         app.include_router(router)
 
-    gateway = Gateway(
-        app, services, hot={v2.infer, v2.infer_version, v1.predict, v1.predict_version}
-    )
+    hot = {v2.infer, v2.infer_version, v1.predict, v1.predict_version}
+    hot_routes = [
+        route
+        for router in (v1.router, v2.router)
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint in hot
+    ]
+    gateway = Gateway(app, services, hot_routes)
     if not settings.cors_origins:
         return gateway
     return CORSMiddleware(

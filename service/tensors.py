@@ -110,6 +110,17 @@ def fp32_array(values: list[object], what: str) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def from_whole_numbers(values: np.ndarray, datatype: str, what: str) -> np.ndarray:
+    """Whole numbers already parsed from the JSON text (see api/numbers.py)."""
+    if datatype == "UINT8":
+        if values.size and int(values.max()) > 255:
+            raise InvalidInput(f"{what}: pixel values must be within 0-255")
+        return values.astype(np.uint8)
+    if datatype == "FP32":
+        return values.astype(np.float32)
+    raise InvalidInput(f"{what}: unsupported datatype {describe(datatype)}")
+
+
 def from_json(values: list[object], datatype: str, what: str) -> np.ndarray:
     """A flat JSON list as a 1-D array of the model's datatype (UINT8 or FP32)."""
     if datatype == "UINT8":

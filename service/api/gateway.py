@@ -46,7 +46,7 @@ CREDENTIAL_PARAMS = frozenset(
 
 
 class Gateway:
-    def __init__(self, app: FastAPI, services: Services, hot: set[Endpoint]) -> None:
+    def __init__(self, app: FastAPI, services: Services, hot: list[APIRoute]) -> None:
         self.app = app
         self._services = services
         settings = services.settings
@@ -56,11 +56,8 @@ class Gateway:
         self._access = settings.access_log
         self._metrics = services.metrics
         self.inflight = 0
-        self._hot = [
-            (route.path_regex, route.methods, route.endpoint)
-            for route in app.routes
-            if isinstance(route, APIRoute) and route.endpoint in hot
-        ]
+        self._hot = [(route.path_regex, route.methods, route.endpoint) for route in hot]
+        self.hot_paths = [route.path for route in hot]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

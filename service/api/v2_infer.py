@@ -9,12 +9,19 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from service.api import binary
+from service.api import binary, numbers
 from service.errors import InvalidInput, describe
 from service.inference import Scored, class_probabilities, fit_rows, top_k
 from service.manifest import Manifest
 from service.runtime import NUMPY_TYPES
-from service.tensors import DATATYPES, check_finite_fp32, check_shape, flatten, from_json
+from service.tensors import (
+    DATATYPES,
+    check_finite_fp32,
+    check_shape,
+    flatten,
+    from_json,
+    from_whole_numbers,
+)
 
 OUTPUTS = ("probabilities", "logits")
 
@@ -37,7 +44,7 @@ def parse_json(header: bytes) -> dict[str, object]:
     if not header.strip():
         raise InvalidInput("empty request body: send an inference request JSON object")
     try:
-        doc = orjson.loads(header)
+        doc = numbers.loads(header)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
     if type(doc) is not dict:
@@ -95,7 +102,13 @@ def parse_request(
             raise InvalidInput("the body has binary data, but no input declares binary_data_size")
         if "data" not in tensor:
             raise InvalidInput(f"{what}: give data, or binary_data_size with binary data")
-        values = from_json(flatten(tensor["data"], shape, what), spec.datatype, what)
+        data = tensor["data"]
+        if type(data) is np.ndarray:  # cut out of the body and parsed by numbers.loads
+            if data.size != math.prod(shape):
+                raise InvalidInput(f"{what}: data does not match shape {list(shape)}")
+            values = from_whole_numbers(data, spec.datatype, what)
+        else:
+            values = from_json(flatten(data, shape, what), spec.datatype, what)
     rows = fit_rows(manifest, values, shape[0], max_rows, what)
     return InferCall(request_id, rows, _outputs(doc.get("outputs"), binary_default, manifest))
 

@@ -49,16 +49,24 @@ def test_413_comes_before_the_body_is_sent(small: RunningServer) -> None:
 
 
 def test_chunked_body_over_the_limit_is_413(small: RunningServer) -> None:
-    def chunks() -> Iterator[bytes]:
+    def json_chunks() -> Iterator[bytes]:
         for _ in range(50):
             yield b"[" + b"1," * 500 + b"1]"
 
+    def multipart_chunks() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n\r\n'
+        for _ in range(50):
+            yield b"\x89PNG" + bytes(1000)
+
     with httpx.Client(base_url=small.url) as client:
-        for path in ("/v2/models/mnist/infer", "/v1/models/mnist/predict/image"):
-            r = client.post(
-                path, content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
-            )
-            assert r.status_code == 413, (path, r.text)
+        r = client.post("/v2/models/mnist/infer", content=json_chunks())
+        assert r.status_code == 413, r.text
+        r = client.post(
+            "/v1/models/mnist/predict/image",
+            content=multipart_chunks(),
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+        assert r.status_code == 413, r.text
         assert_still_serving(client)
 
 

@@ -93,3 +93,12 @@ def test_docs_can_be_switched_off(repository: Path) -> None:
 def test_metadata_reports_the_provider_in_use(server: RunningServer, client: httpx.Client) -> None:
     version = client.get("/v1/models/mnist").json()["versions"][0]
     assert version["provider"] == server.services.registry.resolve("mnist").session.provider
+
+
+def test_inference_routes_take_the_gateway_shortcut(server: RunningServer) -> None:
+    assert sorted(server.gateway.hot_paths) == [
+        "/v1/models/{name}/predict",
+        "/v1/models/{name}/versions/{version}/predict",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
+    ]

@@ -1,0 +1,180 @@
+"""Starting servers pinned to a core, driving them with wrk pinned to another, and reading
+what each run cost the server (CPU seconds from /proc, resident memory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+LUA = Path(__file__).with_name("post.lua")
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
+def pinning() -> bool:
+    return bool(shutil.which("taskset")) and (os.cpu_count() or 1) >= 2
+
+
+def _pinned(cpu: str, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if pinning() else argv
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    ready_s: float
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+@contextmanager
+def server(argv: list[str], ready_path: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A server process on a free loopback port (argv gets --port appended)."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        _pinned(SERVER_CPU, [*argv, "--port", str(port)]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + ready_path, timeout=1).status_code in (200, 405):
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {' '.join(argv)}")
+            time.sleep(0.01)
+        yield Server(process, url, time.perf_counter() - started)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk(
+    srv: Server, path: str, body: Path, headers: dict[str, str], connections: int, duration: float
+) -> Result:
+    env = {
+        **os.environ,
+        "BENCH_BODY": str(body),
+        "BENCH_HEADERS": "|".join(f"{k}: {v}" for k, v in headers.items()),
+    }
+
+    def run(seconds: float) -> dict[str, float]:
+        out = subprocess.run(
+            _pinned(
+                CLIENT_CPU,
+                [
+                    "wrk",
+                    "-t1",
+                    f"-c{connections}",
+                    f"-d{max(1, round(seconds))}s",
+                    "--timeout",
+                    "10s",
+                    "-s",
+                    str(LUA),
+                    srv.url + path,
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    run(1)  # warm-up
+    cpu_before = srv.cpu_seconds()
+    summary = run(duration)
+    cpu = srv.cpu_seconds() - cpu_before
+    errors = sum(int(v) for k, v in summary.items() if k.startswith("errors_"))
+    requests = int(summary["requests"])
+    return Result(
+        requests=requests,
+        seconds=summary["duration_us"] / 1e6,
+        errors=errors,
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        cpu_ms_per_request=cpu * 1000 / max(requests, 1),
+    )
+
+
+def service_argv(models_dir: Path, *options: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "service",
+        "--models-dir",
+        str(models_dir),
+        "--providers",
+        "CPUExecutionProvider",
+        "--no-access-log",
+        "--host",
+        "127.0.0.1",
+        *options,
+    ]
+
+
+def baseline_argv() -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.baseline_app:app",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+    ]
