@@ -11,8 +11,8 @@ from service.errors import InvalidInput
 HEADER = "inference-header-content-length"
 
 
-def split(body: bytes, header_length: str | None) -> tuple[bytes, bytes | None]:
-    """(JSON header, binary part or None) of a request body."""
+def split(body: bytes, header_length: str | None) -> tuple[bytes, memoryview | None]:
+    """(JSON header, binary part or None) of a request body; the binary part is not copied."""
     if header_length is None:
         return body, None
     text = header_length.strip()
@@ -23,7 +23,7 @@ def split(body: bytes, header_length: str | None) -> tuple[bytes, bytes | None]:
         raise InvalidInput(
             f"Inference-Header-Content-Length is {length} but the body has {len(body)} bytes"
         )
-    return body[:length], body[length:]
+    return body[:length], memoryview(body)[length:]
 
 
 def encode_bytes_tensor(items: list[bytes]) -> bytes:

@@ -14,6 +14,7 @@ route goes through FastAPI as usual, and the hot ones still work that way too.
 from __future__ import annotations
 
 import hmac
+import itertools
 import logging
 import os
 import re
@@ -56,6 +57,9 @@ class Gateway:
         self._access = settings.access_log
         self._metrics = services.metrics
         self.inflight = 0
+        # Request ids: a random prefix per process and a counter, unique without a syscall each.
+        self._id_prefix = os.urandom(4).hex()
+        self._ids = itertools.count()
         self._hot = [(route.path_regex, route.methods, route.endpoint) for route in hot]
         self.hot_paths = [route.path for route in hot]
 
@@ -77,7 +81,7 @@ class Gateway:
                 declared = value
         from_client = given_id is not None and SAFE_ID.fullmatch(given_id) is not None
         ctx = RequestContext(
-            given_id.decode() if from_client else os.urandom(8).hex(),  # type: ignore[union-attr]
+            given_id.decode() if from_client else f"{self._id_prefix}{next(self._ids):08x}",  # type: ignore[union-attr]
             from_client,
         )
         scope["logitserve"] = ctx

@@ -68,7 +68,7 @@ def _flag(params: dict[str, object], key: str, what: str) -> bool:
 
 
 def parse_request(
-    doc: dict[str, object], manifest: Manifest, payload: bytes | None, max_rows: int
+    doc: dict[str, object], manifest: Manifest, payload: memoryview | None, max_rows: int
 ) -> InferCall:
     request_id = doc.get("id")
     if request_id is not None and (type(request_id) is not str or len(request_id) > 256):
@@ -116,7 +116,7 @@ def parse_request(
 def _binary_values(
     tensor: dict[str, object],
     size: object,
-    payload: bytes | None,
+    payload: memoryview | None,
     shape: tuple[int, ...],
     what: str,
 ) -> np.ndarray:
