@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from training.errors import ExportError, ParityError
-from training.loop import predict_logits
+from training.loop import as_tensor, predict_logits
 from training.tasks.spec import Task
 
 OPSET = 18
@@ -45,7 +45,7 @@ def export_onnx(model: nn.Module, task: Task, example: np.ndarray, path: Path) -
     model = model.cpu().eval()
     # At least two rows, so the batch dimension is not specialised to a constant.
     rows = example[:2] if len(example) >= 2 else np.concatenate([example[:1]] * 2)
-    x = torch.from_numpy(np.ascontiguousarray(rows))
+    x = as_tensor(rows)
     batch = torch.export.Dim("batch")
     with _quiet_exporter():
         torch.onnx.export(

@@ -83,7 +83,7 @@ def fit(
     started = time.perf_counter()
     device = ctx.device
     model.to(device)
-    x_train = torch.from_numpy(np.ascontiguousarray(data.train.x)).to(device)
+    x_train = as_tensor(data.train.x).to(device)
     y_train = targets_tensor(task.kind, data.train.y).to(device)
     n_local = len(x_train) // ctx.world_size
     local_batch = max(1, math.ceil(config.batch_size / ctx.world_size))
@@ -217,9 +217,14 @@ def predict_logits(model: nn.Module, x: np.ndarray, device: torch.device) -> np.
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(x), EVAL_BATCH):
-            xb = torch.from_numpy(np.ascontiguousarray(x[start : start + EVAL_BATCH]))
+            xb = as_tensor(x[start : start + EVAL_BATCH])
             chunks.append(model(xb.to(device)).float().cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+def as_tensor(x: np.ndarray) -> Tensor:
+    """A tensor over ``x`` (copied only if it is strided or read-only, which torch refuses)."""
+    return torch.from_numpy(np.require(x, requirements=["C_CONTIGUOUS", "WRITEABLE"]))
 
 
 def targets_tensor(kind: TaskKind, y: np.ndarray) -> Tensor:

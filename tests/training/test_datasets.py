@@ -147,9 +147,9 @@ def test_tshirt_features_are_float32_in_natural_units() -> None:
     assert data.train.x.dtype == np.float32 and data.train.y.dtype == np.int64
     x = np.concatenate([data.train.x, data.validation.x])
     price, shipping, marketing, quality = x.T
-    assert 8 <= price.min() and price.max() <= 40
-    assert 0 <= shipping.min() and shipping.max() <= 12
-    assert 0 <= marketing.min() and marketing.max() <= 60
+    assert price.min() >= 8 and price.max() <= 40
+    assert shipping.min() >= 0 and shipping.max() <= 12
+    assert marketing.min() >= 0 and marketing.max() <= 60
     assert set(np.unique(quality)) == set(range(1, 11))
 
 
@@ -185,8 +185,8 @@ def test_coffee_features_and_labels_follow_the_lab() -> None:
     x = np.concatenate([data.train.x, data.validation.x])
     y = np.concatenate([data.train.y, data.validation.y])
     temperature, duration = x.T.astype(np.float64)
-    assert 150 <= temperature.min() and temperature.max() <= 285
-    assert 11.5 <= duration.min() and duration.max() <= 15.5
+    assert temperature.min() >= 150 and temperature.max() <= 285
+    assert duration.min() >= 11.5 and duration.max() <= 15.5
     np.testing.assert_array_equal(y, coffee.is_good_roast(temperature, duration))
     assert 0.1 < y.mean() < 0.35
     assert data.train.y.mean() == pytest.approx(data.validation.y.mean(), abs=0.01)

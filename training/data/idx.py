@@ -64,7 +64,8 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             f"{path}: {found - expected} unexpected bytes after the {expected} that "
             f"dimensions {dims} describe"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    # A copy: frombuffer over bytes is read-only, and torch refuses to wrap read-only arrays.
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
 def load_idx_split(folder: Path, files: IdxPair) -> tuple[np.ndarray, np.ndarray]:

@@ -47,9 +47,10 @@ def stratified_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation row indices with every class in the same proportion.
 
-    Both come shuffled (classes interleaved), so that any prefix - a dry run's few rows - is a
-    fair sample, not one class. The seed is the data set's split seed, deliberately independent of the training seed, so
-    that changing the training seed never moves a digit between train and validation.
+    Both come shuffled (classes interleaved), so that any prefix - a dry run's few rows - is
+    a fair sample, not one class. The seed is the data set's split seed, deliberately
+    independent of the training seed, so that changing the training seed never moves a row
+    between train and validation.
     """
     rng = np.random.default_rng(seed)
     train: list[np.ndarray] = []
