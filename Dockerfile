@@ -1,0 +1,126 @@
+# logitserve's images, one file, three stages you build by --target:
+#
+#   serve  the HTTP service on ONNX Runtime: no torch, no compilers, no training code.
+#          docker build --target serve -t logitserve .                        CPU (default)
+#          docker build --target serve --build-arg ONNXRUNTIME=gpu -t logitserve:gpu .
+#   train  torch and the training CLI; publishes into /models.
+#          docker build --target train -t logitserve-train .                  CUDA torch (default)
+#          docker build --target train --build-arg TORCH=cpu -t logitserve-train:cpu .
+#
+# Build arguments (every one has a default for real users):
+#   PYTHON_IMAGE   base image (python:3.12-slim)
+#   ONNXRUNTIME    cpu: the plain onnxruntime wheel, a small image that runs anywhere;
+#                  gpu: onnxruntime-gpu with the CUDA 13 + cuDNN 9 runtime as pip wheels
+#                  (several GB; needs an NVIDIA driver >= 580 on the host). The GPU image falls
+#                  back to the CPU, with the reason in the model metadata, where there is no GPU.
+#   TORCH          cuda: PyPI's torch, which is the CUDA build (several GB); cpu: the +cpu build
+#   TORCH_VERSION  the torch release both choices install (matches scripts/install-torch.sh)
+#   TORCH_CPU_INDEX  where TORCH=cpu finds torch==X+cpu; empty: only where PIP_OPTIONS points
+#   PIP_OPTIONS    extra pip options for every install, e.g. "--find-links /wheels" with a
+#                  local wheel folder mounted at build time
+#
+# Dependencies come before the source in every stage, so a code change rebuilds in seconds.
+# The requirement lists are derived from pyproject.toml (deploy/requirements.py), never
+# copied by hand.
+
+ARG PYTHON_IMAGE=python:3.12-slim
+
+FROM ${PYTHON_IMAGE} AS python
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+# A fixed, unprivileged uid (not in any host's range of real users), primary group 0 so the
+# image also runs under platforms that pick an arbitrary uid in group 0 (OpenShift).
+RUN useradd --uid 10001 --gid 0 --no-log-init --create-home --home-dir /home/app app
+
+
+# ---------------------------------------------------------------------------------------------
+# The service's dependencies, in a venv copied whole into the serve stage (less pip, which
+# the service does not need at run time). onnxruntime-gpu
+# looks for the CUDA libraries on the loader's path: one stable name for the venv's
+# site-packages keeps LD_LIBRARY_PATH (serve stage) independent of the Python version.
+FROM python AS serve-deps
+ARG ONNXRUNTIME=cpu
+ARG PIP_OPTIONS=
+COPY pyproject.toml deploy/requirements.py /tmp/build/
+RUN python -m venv /opt/venv \
+ && python /tmp/build/requirements.py --onnxruntime "$ONNXRUNTIME" /tmp/build/pyproject.toml \
+      > /tmp/build/requirements.txt \
+ && pip install $PIP_OPTIONS -r /tmp/build/requirements.txt \
+ && pip uninstall -q -y pip setuptools \
+ && ln -s "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+      /opt/venv/site-packages \
+ && rm -rf /tmp/build
+
+
+# ---------------------------------------------------------------------------------------------
+FROM python AS train
+ARG TORCH=cuda
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
+ARG ONNXRUNTIME=cpu
+ARG PIP_OPTIONS=
+# torch alone first: the largest layer, and the one that changes least.
+# TORCH=cpu pins the local version (+cpu), so the multi-GB CUDA build can never be chosen.
+RUN python -m venv /opt/venv \
+ && case "$TORCH" in \
+      cuda) pip install $PIP_OPTIONS "torch==$TORCH_VERSION" ;; \
+      cpu)  pip install $PIP_OPTIONS ${TORCH_CPU_INDEX:+--extra-index-url "$TORCH_CPU_INDEX"} \
+                "torch==$TORCH_VERSION+cpu" ;; \
+      *)    echo "TORCH must be cpu or cuda, not '$TORCH'" >&2; exit 1 ;; \
+    esac
+COPY pyproject.toml deploy/requirements.py /tmp/build/
+RUN python /tmp/build/requirements.py --onnxruntime "$ONNXRUNTIME" --extra train --build-system \
+      /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
+ && pip install $PIP_OPTIONS -r /tmp/build/requirements.txt \
+ && rm -rf /tmp/build
+# Installed (not only copied) so the manifest records the package's version.
+COPY pyproject.toml /tmp/src/
+COPY service/ /tmp/src/service/
+COPY training/ /tmp/src/training/
+RUN pip install --no-deps --no-build-isolation /tmp/src && rm -rf /tmp/src
+# The CLI's defaults are relative (models/, checkpoints/): from this working directory they are
+# the two mount points. Both are world-writable with the sticky bit, like /tmp, so a run as the
+# host user's uid (to own what it publishes into a bind mount) works without a matching account.
+RUN mkdir -p /models /checkpoints /workspace \
+ && chmod 1777 /models /checkpoints \
+ && ln -s /models /workspace/models \
+ && ln -s /checkpoints /workspace/checkpoints
+WORKDIR /workspace
+# Caches (matplotlib's fonts, torch's kernels) under a home any uid can write.
+ENV HOME=/tmp
+USER 10001
+ENTRYPOINT ["python", "-m", "training"]
+CMD ["--help"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Last, so a plain `docker build .` gives the serving image.
+FROM python AS serve
+COPY --from=serve-deps /opt/venv /opt/venv
+# Only the service package: the training code and torch stay out of this image by design.
+COPY service/ /app/service/
+RUN python -m compileall -q /app/service
+# The shipped models; a volume mounted at /models replaces them.
+COPY models/ /models/
+WORKDIR /app
+# LD_LIBRARY_PATH: where onnxruntime-gpu's CUDA 13 and cuDNN 9 wheels put their libraries
+# (absent, and so harmless, in the CPU image); the NVIDIA container runtime adds the driver.
+ENV PYTHONPATH=/app \
+    LOGITSERVE_MODELS_DIR=/models \
+    LOGITSERVE_HOST=0.0.0.0 \
+    LOGITSERVE_PORT=8000 \
+    LD_LIBRARY_PATH=/opt/venv/site-packages/nvidia/cu13/lib:/opt/venv/site-packages/nvidia/cudnn/lib \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+USER 10001
+EXPOSE 8000
+# No curl in a slim image: the interpreter that is already there asks, bypassing any proxy.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os, sys, urllib.request as u; o = u.build_opener(u.ProxyHandler({})); sys.exit(o.open('http://127.0.0.1:%s/v2/health/live' % os.environ.get('LOGITSERVE_PORT', '8000'), timeout=2).status != 200)"]
+# Exec form: Python is PID 1 and gets SIGTERM itself; uvicorn then stops accepting, lets the
+# requests in flight finish (LOGITSERVE_GRACEFUL_SHUTDOWN_S) and exits 0.
+CMD ["python", "-m", "service"]
