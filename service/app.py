@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         if isinstance(route, APIRoute) and route.endpoint in hot
     ]
     gateway = Gateway(app, services, hot_routes)
+    metrics.inflight.set_function(lambda: gateway.inflight if gateway else 0)
     if not settings.cors_origins:
         return gateway
     return CORSMiddleware(

@@ -68,9 +68,10 @@ class ModelFolder:
 
 
 def _inside(path: Path, root: Path) -> bool:
+    """Whether path, links followed (even a dangling one), stays inside root."""
     try:
-        return path.resolve(strict=True).is_relative_to(root)
-    except OSError:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
         return False
 
 

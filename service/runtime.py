@@ -8,7 +8,11 @@ report it per model in metadata, logs and metrics.
 from __future__ import annotations
 
 import logging
+import re
+import shutil
+import tempfile
 import threading
+import weakref
 
 import numpy as np
 import onnxruntime as ort
@@ -55,6 +59,12 @@ class Runtime:
             self._providers = ["CPUExecutionProvider"]
         self._intra_op_threads = intra_op_threads
         self._lock = threading.Lock()
+        # A model loaded from bytes would look for external weight files in the working
+        # directory. Point ONNX Runtime at an empty folder of ours instead: a model with
+        # external data fails to load (its extra files are not covered by the sha256), and
+        # nothing outside the model repository is ever read.
+        self._no_external_data = tempfile.mkdtemp(prefix="logitserve-")
+        weakref.finalize(self, shutil.rmtree, self._no_external_data, ignore_errors=True)
 
     def _options(self) -> ort.SessionOptions:
         options = ort.SessionOptions()
@@ -63,6 +73,9 @@ class Runtime:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.add_session_config_entry(
+            "session.model_external_initializers_file_folder_path", self._no_external_data
+        )
         return options
 
     def create(self, model: bytes, manifest: Manifest) -> Session:
@@ -72,6 +85,11 @@ class Runtime:
         try:
             inner = ort.InferenceSession(model, self._options(), providers=providers)
         except Exception as exc:  # ONNX Runtime raises its own types for every parse failure
+            if "external data" in str(exc).lower():
+                raise LoadError(
+                    "model.onnx keeps weights in external data files, which are not served: "
+                    "export one self-contained file"
+                ) from None
             raise LoadError(f"ONNX Runtime cannot load model.onnx: {_short(exc)}") from None
         in_use = inner.get_providers()
         with self._lock:
@@ -93,8 +111,12 @@ class Runtime:
         return session
 
 
+_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s\"':,]+")
+
+
 def _short(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
+    """ONNX Runtime's message, on one line, without file paths (they are not for clients)."""
+    text = _PATH.sub("<path>", " ".join(str(exc).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

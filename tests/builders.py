@@ -208,3 +208,32 @@ def standard_repository(root: Path) -> Path:
         tabular_manifest("course", 1, ["x1", "x2"], "multilabel", ["a", "b", "c"], 3),
     )
     return root
+
+
+def slow_mlp(layers: int = 24, width: int = 512) -> onnx.ModelProto:
+    """An MNIST-shaped model that takes a while per row: one shared width x width layer
+    applied `layers` times (the file stays small, the work does not)."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.01, (784, width)).astype(np.float32), "W_in"),
+        numpy_helper.from_array(rng.normal(0, 0.02, (width, width)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.normal(0, 0.1, (width, 10)).astype(np.float32), "W_out"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["pixels"], ["x0"], to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["x0", "W_in"], ["h0"]),
+    ]
+    for i in range(layers):
+        nodes.append(helper.make_node("MatMul", [f"h{i}", "W"], [f"z{i}"]))
+        nodes.append(helper.make_node("Tanh", [f"z{i}"], [f"h{i + 1}"]))
+    nodes.append(helper.make_node("MatMul", [f"h{layers}", "W_out"], ["logits"]))
+    graph = helper.make_graph(
+        nodes,
+        "slow",
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["batch", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model

@@ -88,3 +88,86 @@ def assert_still_serving(client: httpx.Client, model: str = "tshirt") -> None:
     assert client.get("/v2/health/live").status_code == 200
     r = client.post(f"/v1/models/{model}/predict", json={"instances": [[20, 5, 3, 7]]})
     assert r.status_code == 200, r.text
+
+
+def raw_request(port: int, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+    """One HTTP/1.1 request with the target sent exactly as given (clients normalise '..')."""
+    import socket
+
+    head = (
+        f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode("latin-1")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+@dataclass
+class ServerProcess:
+    process: Any
+    url: str
+    port: int
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+
+@contextmanager
+def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[ServerProcess]:
+    """`python -m service` in its own process: for signals and memory. Its log goes to a file
+    (a pipe nobody reads would fill up and block the server)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "--models-dir",
+            str(models_dir),
+            "--port",
+            str(port),
+            "--providers",
+            "CPUExecutionProvider",
+            "--no-access-log",
+            *args,
+        ],
+        stdout=log,
+        stderr=log,
+        env={**os.environ, **{f"LOGITSERVE_{k.upper()}": v for k, v in env.items()}},
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def live() -> bool:
+        try:
+            return httpx.get(url + "/v2/health/live", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return process.poll() is not None
+
+    try:
+        wait_until(live, timeout=60)
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(log.read().decode()[-2000:])
+        yield ServerProcess(process, url, port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        log.close()

@@ -149,6 +149,10 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
     model = svc.registry.resolve(name, version)
     context(request).serving(model, "v1_predict")
     options = parse_options(request.url.query, model.manifest, svc.settings.max_top_k)
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise UnsupportedMediaType(
+            f"images go to /v1/models/{name}/predict/image; this route takes JSON"
+        )
     body = await read_body(request, svc.settings.max_body_bytes)
     if not body.strip():
         raise InvalidInput('empty request body: send {"instances": [...]}')
