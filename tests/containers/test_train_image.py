@@ -1,0 +1,52 @@
+"""The train image: the training CLI as entry point, publishing into whatever is mounted at
+/models, which a serve container with the same folder picks up by hot reload."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.containers.conftest import Images, world_writable
+from tests.containers.engine import Engine
+from tests.servers import wait_until
+
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(2400)]
+
+
+def test_the_image_runs_the_training_cli_as_an_unprivileged_user(
+    engine: Engine, images: Images
+) -> None:
+    config = engine("image", "inspect", images.train).stdout
+    assert json.loads(config)[0]["Config"]["User"] == "10001"
+    listed = engine.run_to_completion(images.train, "--rm", args=["list"]).stdout
+    assert "mnist" in listed and "mnist-cnn" in listed
+
+
+def test_a_dry_run_publishes_into_the_mount_and_a_running_server_serves_it(
+    engine: Engine, images: Images, tmp_path: Path
+) -> None:
+    models = world_writable(tmp_path / "models")
+    # The mount replaces the image's shipped models: this server starts with none.
+    with engine.serving(images.serve, "-v", f"{models}:/models:ro") as (_, url):
+        assert httpx.get(f"{url}/v1/models").json()["models"] == []
+
+        trained = engine.run_to_completion(
+            images.train,
+            "--rm",
+            "-v",
+            f"{models}:/models",
+            args=["train", "mnist", "--dry-run", "--quiet"],
+        )
+        assert "published mnist version 1" in trained.stdout, trained.stdout + trained.stderr
+        assert (models / "mnist" / "1" / "manifest.json").is_file()
+
+        # Hot reload: served within seconds, no restart.
+        wait_until(
+            lambda: httpx.get(f"{url}/v1/models/mnist").json().get("serving_version") == 1,
+            timeout=15,
+        )
+        r = httpx.post(f"{url}/v1/models/mnist/predict", json={"instances": [[0] * 784]})
+        assert r.status_code == 200 and len(r.json()["predictions"][0]["probabilities"]) == 10
