@@ -58,7 +58,7 @@ class TrainResult:
 
     @property
     def seconds_per_epoch(self) -> float:
-        """Mean wall time of an epoch this run: training steps, validation and checkpoint."""
+        """Mean wall time of an epoch: training steps and validation (not the checkpoint)."""
         return float(np.mean(self.history.epoch_seconds)) if self.history.epoch_seconds else 0.0
 
     @property
@@ -139,18 +139,8 @@ def fit(
         if config.augment:
             xs = random_affine(xs, generator)
 
-        train_model.train()
-        losses: list[Tensor] = []
-        for start in range(0, n_local, local_batch):
-            xb, yb = xs[start : start + local_batch], ys[start : start + local_batch]
-            loss = loss_fn(train_model(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(loss.detach() * len(xb))
-        train_loss = float(mean_over_ranks(ctx, torch.stack(losses).sum() / n_local).item())
+        loss_sum = _train_one_epoch(train_model, loss_fn, optimizer, scheduler, xs, ys, local_batch)
+        train_loss = float(mean_over_ranks(ctx, loss_sum / n_local).item())
         train_seconds = time.perf_counter() - epoch_started
         epoch += 1
 
@@ -199,6 +189,30 @@ def fit(
         duration_s=time.perf_counter() - started,
         resumed_from_epoch=start_epoch,
     )
+
+
+def _train_one_epoch(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    xs: Tensor,
+    ys: Tensor,
+    batch: int,
+) -> Tensor:
+    """One pass over ``xs`` in batches; returns the summed loss, still a tensor (no sync)."""
+    model.train()
+    losses: list[Tensor] = []
+    for start in range(0, len(xs), batch):
+        xb, yb = xs[start : start + batch], ys[start : start + batch]
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        losses.append(loss.detach() * len(xb))
+    return torch.stack(losses).sum()
 
 
 def evaluate(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner, Result
 
 from training.cli import app
@@ -155,3 +156,12 @@ def test_train_all_dry_run_publishes_every_model_once(models_dir: Path) -> None:
         ["mnist", "mnist-cnn", "multilabel", "tshirt", "coffee"]
     )
     assert not list(models_dir.glob("*/2"))
+
+
+def test_device_cuda_fails_clearly_where_there_is_no_gpu(models_dir: Path) -> None:
+    result = dry_run("coffee", models_dir, "--device", "cuda")
+    if torch.cuda.is_available():
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 1
+        assert "--device cuda was asked for, but no CUDA device is available" in result.stderr
