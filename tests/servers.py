@@ -112,6 +112,12 @@ class ServerProcess:
     process: Any
     url: str
     port: int
+    log: Any
+
+    def log_text(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return str(self.log.read().decode("utf-8", "replace"))
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -145,7 +151,6 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
             str(port),
             "--providers",
             "CPUExecutionProvider",
-            "--no-access-log",
             *args,
         ],
         stdout=log,
@@ -165,7 +170,7 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
         if process.poll() is not None:
             log.seek(0)
             raise RuntimeError(log.read().decode()[-2000:])
-        yield ServerProcess(process, url, port)
+        yield ServerProcess(process, url, port, log)
     finally:
         if process.poll() is None:
             process.kill()
