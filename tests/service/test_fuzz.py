@@ -22,23 +22,25 @@ CHECKS = [
 ]
 
 
+def fuzz(operation: schemathesis.APIOperation, cases: list[str]) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    def run(case: schemathesis.Case) -> None:
+        cases.append(operation.label)
+        case.call_and_validate(checks=CHECKS)
+
+    run()
+
+
 def test_fuzzing_every_operation_finds_no_server_error_and_no_schema_violation(
     server: RunningServer,
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     cases: list[str] = []
     for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        def fuzz(case: schemathesis.Case, label: str = operation.label) -> None:
-            cases.append(label)
-            case.call_and_validate(checks=CHECKS)
-
-        fuzz()
+        fuzz(result.ok(), cases)
     print(f"\nschemathesis: {len(cases)} cases over {len(set(cases))} operations")
     assert len(set(cases)) >= 20  # every documented operation was exercised
     assert len(cases) >= 200
