@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import payloads
+from bench import payloads, session_options
 from bench.runner import Result, baseline_argv, pinning, server, service_argv, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,12 @@ def main() -> None:
         "Raw ONNX Runtime, in process, one thread (mnist MLP): "
         + ", ".join(f"batch {b}: {r:,.0f} samples/s" for b, r in raw.items())
     )
+    lines += [
+        "",
+        "ONNX Runtime session options, samples/s in process (the service uses the first):",
+        "",
+    ]
+    lines += session_options.table(args.models_dir)
     lines += ["", HEADER]
 
     with server(baseline_argv(), "/docs") as base:
