@@ -82,13 +82,23 @@ def _reject_non_numbers(values: list[object], what: str) -> None:
     raise InvalidInput(f"{what}: every value must be a number")
 
 
-def uint8_array(values: list[object], what: str, allow_fractions: bool = False) -> np.ndarray:
-    """Pixels 0-255. `bytes()` converts and range-checks ints in C, ~10x faster than numpy."""
-    _reject_non_numbers(values, what)
+def may_hold_booleans(body: bytes) -> bool:
+    """Whether a JSON text could contain true/false: without those words, it holds no bools."""
+    return b"true" in body or b"false" in body
+
+
+def uint8_array(
+    values: list[object], what: str, allow_fractions: bool = False, booleans: bool = True
+) -> np.ndarray:
+    """Pixels 0-255. `bytes()` converts and range-checks ints in C, ~10x faster than numpy;
+    it would take True as 1, so bools are ruled out first, unless the caller knows the JSON
+    text had none (`booleans=False`), which saves a pass over every value."""
+    if booleans:
+        _reject_non_numbers(values, what)
     try:
         return np.frombuffer(bytes(values), dtype=np.uint8)  # type: ignore[arg-type]
     except TypeError:
-        pass  # floats: checked below
+        _reject_non_numbers(values, what)  # names a string or null precisely; floats go on
     except ValueError:
         raise InvalidInput(f"{what}: pixel values must be within 0-255") from None
     array = np.asarray(values, dtype=np.float64)
@@ -121,10 +131,10 @@ def from_whole_numbers(values: np.ndarray, datatype: str, what: str) -> np.ndarr
     raise InvalidInput(f"{what}: unsupported datatype {describe(datatype)}")
 
 
-def from_json(values: list[object], datatype: str, what: str) -> np.ndarray:
+def from_json(values: list[object], datatype: str, what: str, booleans: bool = True) -> np.ndarray:
     """A flat JSON list as a 1-D array of the model's datatype (UINT8 or FP32)."""
     if datatype == "UINT8":
-        return uint8_array(values, what)
+        return uint8_array(values, what, booleans=booleans)
     if datatype == "FP32":
         return fp32_array(values, what)
     raise InvalidInput(f"{what}: unsupported datatype {describe(datatype)}")

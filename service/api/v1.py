@@ -34,6 +34,7 @@ from service.inference import describe_row, score
 from service.manifest import Manifest
 from service.registry import ModelStatus
 from service.repository import check_version
+from service.tensors import may_hold_booleans
 
 router = APIRouter(tags=["v1: for people and scripts"])
 
@@ -160,7 +161,7 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
-    rows = parse_instances(doc, model.manifest, svc.settings.max_instances)
+    rows = parse_instances(doc, model.manifest, svc.settings.max_instances, may_hold_booleans(body))
     scored = await score(model, rows, svc.metrics)
     return json_response(predictions(scored, options))
 

@@ -47,7 +47,9 @@ def parse_options(query: str, manifest: Manifest, max_top_k: int) -> Options:
     return Options(min(k if k is not None else 3, manifest.classes), threshold)
 
 
-def parse_instances(doc: object, manifest: Manifest, max_rows: int) -> np.ndarray:
+def parse_instances(
+    doc: object, manifest: Manifest, max_rows: int, booleans: bool = True
+) -> np.ndarray:
     if type(doc) is not dict or "instances" not in doc:
         raise InvalidInput('the body must be a JSON object {"instances": [...]}')
     extra = set(doc) - {"instances"}
@@ -59,13 +61,13 @@ def parse_instances(doc: object, manifest: Manifest, max_rows: int) -> np.ndarra
     if len(instances) > max_rows:
         fit_rows(manifest, np.empty(0), len(instances), max_rows, "instances")  # raises 413
     if manifest.input.kind == "image":
-        values = _image_values(instances, manifest)
+        values = _image_values(instances, manifest, booleans)
     else:
         values = _tabular_values(instances, manifest)
     return fit_rows(manifest, values, len(instances), max_rows, "instances")
 
 
-def _image_values(instances: list[object], manifest: Manifest) -> np.ndarray:
+def _image_values(instances: list[object], manifest: Manifest, booleans: bool) -> np.ndarray:
     assert manifest.input.image is not None
     h, w = manifest.input.image.height, manifest.input.image.width
     flat: list[object] = []
@@ -84,7 +86,7 @@ def _image_values(instances: list[object], manifest: Manifest) -> np.ndarray:
                 f"flat or as {h} rows of {w}"
             )
     # Fractional pixels (a float image) are rounded: people send numpy float arrays.
-    return uint8_array(flat, "instances", allow_fractions=True)
+    return uint8_array(flat, "instances", allow_fractions=True, booleans=booleans)
 
 
 def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:

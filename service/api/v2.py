@@ -28,6 +28,7 @@ from service.api.v2_infer import OUTPUTS, encode_response, parse_json, parse_req
 from service.errors import NotReady
 from service.inference import score
 from service.registry import LoadedModel
+from service.tensors import may_hold_booleans
 
 router = APIRouter(tags=["v2: Open Inference Protocol"])
 
@@ -121,7 +122,9 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     body = await read_body(request, svc.settings.max_body_bytes)
     header, payload = binary.split(body, request.headers.get(binary.HEADER))
     doc = parse_json(header)
-    call = parse_request(doc, model.manifest, payload, svc.settings.max_instances)
+    call = parse_request(
+        doc, model.manifest, payload, svc.settings.max_instances, may_hold_booleans(header)
+    )
     if call.id and not ctx.request_id_from_client and _SAFE_ID.fullmatch(call.id):
         ctx.request_id = call.id
     scored = await score(model, call.rows, svc.metrics)

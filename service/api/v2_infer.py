@@ -68,8 +68,13 @@ def _flag(params: dict[str, object], key: str, what: str) -> bool:
 
 
 def parse_request(
-    doc: dict[str, object], manifest: Manifest, payload: memoryview | None, max_rows: int
+    doc: dict[str, object],
+    manifest: Manifest,
+    payload: memoryview | None,
+    max_rows: int,
+    booleans: bool = True,
 ) -> InferCall:
+    """`booleans`: whether the JSON text may contain true/false (see tensors.may_hold_booleans)."""
     request_id = doc.get("id")
     if request_id is not None and (type(request_id) is not str or len(request_id) > 256):
         raise InvalidInput("id must be a string of at most 256 characters")
@@ -108,7 +113,7 @@ def parse_request(
                 raise InvalidInput(f"{what}: data does not match shape {list(shape)}")
             values = from_whole_numbers(data, spec.datatype, what)
         else:
-            values = from_json(flatten(data, shape, what), spec.datatype, what)
+            values = from_json(flatten(data, shape, what), spec.datatype, what, booleans)
     rows = fit_rows(manifest, values, shape[0], max_rows, what)
     return InferCall(request_id, rows, _outputs(doc.get("outputs"), binary_default, manifest))
 
