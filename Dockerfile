@@ -1,4 +1,4 @@
-# logitserve's images, one file, three stages you build by --target:
+# logitserve's images, one file; the two you build by --target:
 #
 #   serve  the HTTP service on ONNX Runtime: no torch, no compilers, no training code.
 #          docker build --target serve -t logitserve .                        CPU (default)
@@ -39,22 +39,35 @@ RUN useradd --uid 10001 --gid 0 --no-log-init --create-home --home-dir /home/app
 
 
 # ---------------------------------------------------------------------------------------------
-# The service's dependencies, in a venv copied whole into the serve stage (less pip, which
-# the service does not need at run time). onnxruntime-gpu
-# looks for the CUDA libraries on the loader's path: one stable name for the venv's
-# site-packages keeps LD_LIBRARY_PATH (serve stage) independent of the Python version.
-FROM python AS serve-deps
+# The requirement lists, derived from pyproject.toml. Their own stage, because the layers below
+# are keyed on these files' contents: editing pyproject.toml's tool settings leaves the
+# dependency layers cached; only a change of dependencies reinstalls them.
+# Training runs ONNX Runtime only for its CPU parity check, and onnxruntime-gpu's cuDNN wheel
+# would share a folder with torch's: the train image always takes the CPU build.
+FROM python AS requirements
 ARG ONNXRUNTIME=cpu
-ARG PIP_OPTIONS=
 COPY pyproject.toml deploy/requirements.py /tmp/build/
-RUN python -m venv /opt/venv \
+RUN mkdir /requirements \
  && python /tmp/build/requirements.py --onnxruntime "$ONNXRUNTIME" /tmp/build/pyproject.toml \
-      > /tmp/build/requirements.txt \
- && pip install $PIP_OPTIONS -r /tmp/build/requirements.txt \
+      > /requirements/serve.txt \
+ && python /tmp/build/requirements.py --onnxruntime cpu --extra train --build-system \
+      /tmp/build/pyproject.toml > /requirements/train.txt
+
+
+# ---------------------------------------------------------------------------------------------
+# The service's dependencies, in a venv copied whole into the serve stage (less pip, which
+# the service does not need at run time). onnxruntime-gpu looks for the CUDA libraries on the
+# loader's path: one stable name for the venv's site-packages keeps LD_LIBRARY_PATH (serve
+# stage) independent of the Python version.
+FROM python AS serve-deps
+ARG PIP_OPTIONS=
+COPY --from=requirements /requirements/serve.txt /tmp/requirements.txt
+RUN python -m venv /opt/venv \
+ && pip install $PIP_OPTIONS -r /tmp/requirements.txt \
  && pip uninstall -q -y pip setuptools \
  && ln -s "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
       /opt/venv/site-packages \
- && rm -rf /tmp/build
+ && rm /tmp/requirements.txt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +75,6 @@ FROM python AS train
 ARG TORCH=cuda
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
-ARG ONNXRUNTIME=cpu
 ARG PIP_OPTIONS=
 # torch alone first: the largest layer, and the one that changes least.
 # TORCH=cpu pins the local version (+cpu), so the multi-GB CUDA build can never be chosen.
@@ -73,11 +85,8 @@ RUN python -m venv /opt/venv \
                 "torch==$TORCH_VERSION+cpu" ;; \
       *)    echo "TORCH must be cpu or cuda, not '$TORCH'" >&2; exit 1 ;; \
     esac
-COPY pyproject.toml deploy/requirements.py /tmp/build/
-RUN python /tmp/build/requirements.py --onnxruntime "$ONNXRUNTIME" --extra train --build-system \
-      /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
- && pip install $PIP_OPTIONS -r /tmp/build/requirements.txt \
- && rm -rf /tmp/build
+COPY --from=requirements /requirements/train.txt /tmp/requirements.txt
+RUN pip install $PIP_OPTIONS -r /tmp/requirements.txt && rm /tmp/requirements.txt
 # Installed (not only copied) so the manifest records the package's version.
 COPY pyproject.toml /tmp/src/
 COPY service/ /tmp/src/service/
