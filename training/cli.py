@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from training.config import RunOptions
-from training.distributed import DistContext, distributed_context, set_thread_count
+from training.distributed import DistContext, distributed_context
 from training.errors import TrainingError
 from training.pipeline import (
     TrainReport,
@@ -82,7 +82,7 @@ def train(
         dry_run=dry_run,
         progress=not quiet,
     )
-    with _errors_to_exit(), _process(options) as ctx:
+    with _errors_to_exit(), distributed_context(options.device) as ctx:
         task = get_task(model)
         _print_report(
             ctx, train_and_publish(task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr)
@@ -106,7 +106,7 @@ def train_all(
     """Train and publish every model (--data-dir applies to the MNIST-based ones)."""
     with (
         _errors_to_exit(),
-        _process(RunOptions(seed=seed, device=device.value, models_dir=models_dir)) as ctx,
+        distributed_context(device.value) as ctx,
     ):
         for task in TASKS.values():
             options = RunOptions(
@@ -166,13 +166,6 @@ def _errors_to_exit() -> Iterator[None]:
     except TrainingError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from error
-
-
-@contextmanager
-def _process(options: RunOptions) -> Iterator[DistContext]:
-    with distributed_context(options.device) as ctx:
-        set_thread_count(ctx)
-        yield ctx
 
 
 def _print_report(ctx: DistContext, report: TrainReport | None) -> None:

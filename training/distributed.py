@@ -76,20 +76,23 @@ def distributed_context(choice: DeviceChoice) -> Iterator[DistContext]:
             dist.destroy_process_group()
 
 
-def set_thread_count(ctx: DistContext) -> int:
-    """Give every process on this node an equal share of the CPU cores it may use.
+def set_thread_count(ctx: DistContext, max_threads: int | None = None) -> int:
+    """Give every process on this node an equal share of its CPU cores, up to ``max_threads``.
 
     Measured on the 2-core development machine: the MNIST MLP epoch takes about 0.075 s with
-    either 1 or 2 threads, the CNN's about 10-25% less with 2 than with 1. Two torchrun
-    processes with 2 threads each would oversubscribe the cores, so each gets one. An
-    explicit ``OMP_NUM_THREADS`` (torch's own setting) wins: on a machine shared with other
-    busy processes, 1 thread avoids OpenMP threads waiting for a descheduled sibling.
+    1 thread or 2 when the machine is idle, but with 2 it swings to 0.3-1.4 s as soon as
+    another process is busy (each OpenMP region waits for a descheduled sibling), while 1
+    thread stays under 0.1 s; so the small dense models cap themselves at one thread. The
+    CNNs gain 10-25% from a second thread and use all their share. Two torchrun processes
+    on 2 cores get one thread each. An explicit ``OMP_NUM_THREADS`` wins over all of this.
     """
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():
         threads = max(1, int(os.environ["OMP_NUM_THREADS"]))
     else:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         threads = max(1, (cores or 1) // ctx.local_world_size)
+        if max_threads is not None:
+            threads = min(threads, max_threads)
     torch.set_num_threads(threads)
     return threads
 

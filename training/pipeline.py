@@ -19,7 +19,7 @@ import torch
 from training.checkpoint import checkpoint_path
 from training.config import RunOptions
 from training.data.splits import Dataset
-from training.distributed import DistContext, rank0_decides
+from training.distributed import DistContext, rank0_decides, set_thread_count
 from training.errors import DataError, PublishError, TrainingError
 from training.export import Parity, export_onnx, onnx_logits, parity_gate
 from training.loop import TrainResult, fit
@@ -67,6 +67,7 @@ def train_and_publish(
     task: Task, options: RunOptions, ctx: DistContext, **overrides: Any
 ) -> TrainReport | None:
     """Train ``task`` and publish it; the report on rank 0, ``None`` on the other ranks."""
+    set_thread_count(ctx, task.max_threads)
     config = task.config.with_overrides(**overrides)
     if options.dry_run:
         config = dataclasses.replace(config, epochs=1)

@@ -35,4 +35,5 @@ TASK = Task(
     load_data=load,
     build_model=build,
     threshold=0.5,
+    max_threads=1,  # three hidden units: threads only add synchronisation
 )

@@ -41,4 +41,5 @@ TASK = Task(
     load_data=load_flat_digits,
     build_model=build_mlp,
     accepts_data_dir=True,
+    max_threads=1,  # small dense layers: a second thread gains nothing here
 )

@@ -71,6 +71,8 @@ class Task:
     # Only the MNIST-based models can read IDX files from --data-dir.
     accepts_data_dir: bool = False
     output_name: str = "logits"
+    # CPU threads this model can use well (None: all); see distributed.set_thread_count.
+    max_threads: int | None = None
 
     @property
     def output_size(self) -> int:
