@@ -83,7 +83,7 @@ def set_thread_count(ctx: DistContext, max_threads: int | None = None) -> int:
     1 thread or 2 when the machine is idle, but with 2 it swings to 0.3-1.4 s as soon as
     another process is busy (each OpenMP region waits for a descheduled sibling), while 1
     thread stays under 0.1 s; so the small dense models cap themselves at one thread. The
-    CNNs gain 10-25% from a second thread and use all their share. Two torchrun processes
+    CNNs gain 5-25% from a second thread and use all their share. Two torchrun processes
     on 2 cores get one thread each. An explicit ``OMP_NUM_THREADS`` wins over all of this.
     """
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():
