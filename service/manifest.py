@@ -83,7 +83,7 @@ class Manifest(BaseModel):
     input: InputSpec
     output: OutputSpec
     threshold: float | None = Field(None, gt=0, lt=1)
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float | None] = {}  # None: not computable (e.g. one class in a dry run)
     parity: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
     training: dict[str, Any] | None = None

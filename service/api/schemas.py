@@ -135,7 +135,7 @@ class VersionInfo(BaseModel):
     reason: str | None = None
     provider: str | None = Field(None, description="the ONNX Runtime provider really in use")
     provider_fallback: str | None = Field(None, description="why it is not the first choice")
-    metrics: dict[str, float] | None = Field(None, description="on held-out data")
+    metrics: dict[str, float | None] | None = Field(None, description="on held-out data")
     created_at: str | None = None
 
 

@@ -135,3 +135,10 @@ def test_the_provider_really_in_use_is_reported() -> None:
     else:
         assert session.provider == "CPUExecutionProvider"
         assert session.fallback is not None and "CUDAExecutionProvider" in session.fallback
+
+
+def test_a_metric_that_could_not_be_computed_is_null(tmp_path: Path) -> None:
+    manifest = {**image_manifest("mnist", 1), "metrics": {"accuracy": 0.5, "roc_auc": None}}
+    publish(tmp_path, random_mlp(), manifest)
+    loaded, _ = read_version(scan(tmp_path)[0]["mnist"].versions[1], 10_000_000)
+    assert loaded.metrics == {"accuracy": 0.5, "roc_auc": None}
