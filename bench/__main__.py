@@ -62,7 +62,18 @@ def main() -> None:
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per scenario")
     parser.add_argument("--quick", action="store_true", help="skip the batching matrix")
+    parser.add_argument(
+        "--training",
+        action="store_true",
+        help="time an MNIST-MLP epoch instead (ours, and Keras with --keras-python)",
+    )
+    parser.add_argument("--keras-python", help="a Python with tensorflow, for the Keras epoch")
     args = parser.parse_args()
+    if args.training:
+        from bench import training_epoch
+
+        print("\n".join(training_epoch.report(args.keras_python)))
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     bodies = payloads.write_all(Path(tempfile.mkdtemp(prefix="bench-")))

@@ -21,6 +21,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from training import graph
 from training.errors import ExportError, ParityError
 from training.loop import as_tensor, predict_logits
 from training.tasks.spec import Task
@@ -60,6 +61,7 @@ def export_onnx(model: nn.Module, task: Task, example: np.ndarray, path: Path) -
             external_data=False,  # one file: the service loads it by path and hashes it
             verbose=False,
         )
+    onnx.save_model(graph.simplify(onnx.load(str(path))), str(path))
     check_graph(path, task)
 
 
