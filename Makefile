@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: serve test train-all lint typecheck clean
+.PHONY: serve test train-all lint audit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Known vulnerabilities in the installed dependencies (needs PyPI's JSON API or OSV online).
+audit: $(VENV)/.dev-installed
+	$(BIN)/pip install -q 'pip-audit>=2.7'
+	$(BIN)/pip-audit --strict --skip-editable
+
+# Serving figures against same-run baselines (needs wrk: apt-get install wrk); see BENCHMARKS.md.
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
