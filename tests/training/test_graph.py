@@ -32,8 +32,11 @@ def scaled_model(consumer: str = "Gemm", share_weights: bool = False) -> onnx.Mo
     nodes[1].metadata_props.add(key="pkg.torch.onnx.stack_trace", value='File "/home/me/x.py"')
     out = "y3" if share_weights else "y"
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, ["n", 6])],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["n", 4])], inits,
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, ["n", 6])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["n", 4])],
+        inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
