@@ -88,4 +88,4 @@ def top_k(class_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = max(1, min(k, class_probs.shape[1]))
     # A stable sort keeps ties in label order, so equal scores come out predictably.
     indices = np.argsort(-class_probs, axis=1, kind="stable")[:, :k]
-    return indices, np.take_along_axis(class_probs, indices, axis=1)
+    return indices, class_probs[np.arange(len(indices))[:, None], indices]

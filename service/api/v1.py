@@ -127,6 +127,11 @@ def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
     return json_response(_detail(status, only=number))
 
 
+def query_string(request: Request) -> str:
+    # Straight from the ASGI scope: request.url builds and parses a whole URL object.
+    return str(request.scope.get("query_string", b"").decode("latin-1"))
+
+
 _QUERY = [
     {
         "name": "top_k",
@@ -149,7 +154,7 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
     svc = services(request)
     model = svc.registry.resolve(name, version)
     context(request).serving(model, "v1_predict")
-    options = parse_options(request.url.query, model.manifest, svc.settings.max_top_k)
+    options = parse_options(query_string(request), model.manifest, svc.settings.max_top_k)
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise UnsupportedMediaType(
             f"images go to /v1/models/{name}/predict/image; this route takes JSON"
@@ -197,7 +202,7 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
     manifest = model.manifest
     if manifest.input.kind != "image" or manifest.input.image is None:
         raise InvalidInput(f"model '{name}' takes tabular rows, not images: use /predict")
-    options = parse_options(request.url.query, manifest, settings.max_top_k)
+    options = parse_options(query_string(request), manifest, settings.max_top_k)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise UnsupportedMediaType("upload images as multipart/form-data (field 'files')")
     async with request.form(
