@@ -140,10 +140,14 @@ def main() -> None:
                 note = f"{result.rps * samples / base_rate:.2f}x samples/s"
             lines.append(row(name, result, samples, note))
         rss_after = srv.rss_mb()
+    with server(service_argv(args.models_dir, "--workers", "2"), "/v2/health/ready") as two:
+        time.sleep(3)  # both workers up and loaded
+        rss_two = two.rss_mb(children=True)
     lines += [
         "",
         f"Ready {ready_s:.2f} s after start; resident memory {rss:.0f} MB with every "
-        f"model in {args.models_dir.name}/ loaded, {rss_after:.0f} MB after the runs above.",
+        f"model in {args.models_dir.name}/ loaded, {rss_after:.0f} MB after the runs above; "
+        f"with --workers 2, {rss_two:.0f} MB for the supervisor and both workers together.",
     ]
 
     if not args.quick:

@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from pydantic_settings import CliApp
 
 from service import logs
-from service.app import create_app
 from service.settings import Settings
 
 
@@ -54,6 +53,10 @@ def main(argv: list[str] | None = None) -> None:
         _export(settings)
         uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
     else:
+        # Imported here: with several workers, the supervisor never needs the app (or numpy,
+        # ONNX Runtime and FastAPI), which keeps it small.
+        from service.app import create_app
+
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
 

@@ -110,3 +110,43 @@ def test_serves_on_the_given_port_and_exits_cleanly_on_sigterm(repository: Path)
         _, err = process.communicate()
     assert b'"model version ready"' in err  # structured JSON logs
     assert b"Application shutdown complete" in err
+
+
+def test_several_workers_serve_with_the_same_settings(repository: Path) -> None:
+    """--workers hands the command-line settings to each worker process."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "--models-dir",
+            str(repository),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--providers",
+            "CPUExecutionProvider",
+            "--max-top-k",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+
+            def ready() -> bool:
+                try:
+                    return client.get("/v2/health/ready").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_until(ready, timeout=60)
+            for _ in range(10):  # reaches both workers
+                r = client.post("/v1/models/mnist/predict?top_k=3", json={"instances": [[0] * 784]})
+                assert r.status_code == 400 and "from 1 to 2" in r.json()["error"]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
