@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -10,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,137 @@ def raw_onnxruntime(models_dir: Path, seconds: float = 1.5) -> dict[int, float]:
     return rates
 
 
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    target: str  # which server: "baseline", "ceiling", "service", "no-batching"
+    path: str
+    payload: str
+    connections: int
+    samples: int
+    compare_to: str | None = None  # the baseline scenario it is a ratio against
+
+
+SCENARIOS = [
+    Scenario(
+        "baseline: FastAPI + json, constant reply, single, 32 conn",
+        "baseline",
+        "/v2/models/mnist/infer",
+        "v2_single",
+        32,
+        1,
+    ),
+    Scenario(
+        "baseline: FastAPI + json, constant reply, batch 64, 8 conn",
+        "baseline",
+        "/v2/models/mnist/infer",
+        "v2_batch64",
+        8,
+        64,
+    ),
+    Scenario(
+        "ceiling: raw ASGI reads the body, v2 JSON single, 32 conn",
+        "ceiling",
+        "/v2/models/mnist/infer",
+        "v2_single",
+        32,
+        1,
+    ),
+    Scenario(
+        "ceiling: raw ASGI reads the body, v2 JSON batch 64, 8 conn",
+        "ceiling",
+        "/v2/models/mnist/infer",
+        "v2_batch64",
+        8,
+        64,
+    ),
+    Scenario(
+        "ceiling: raw ASGI reads the body, binary batch 64, 8 conn",
+        "ceiling",
+        "/v2/models/mnist/infer",
+        "v2_binary64",
+        8,
+        64,
+    ),
+    Scenario(
+        "ceiling: raw ASGI reads the body, binary batch 1024, 8 conn",
+        "ceiling",
+        "/v2/models/mnist/infer",
+        "v2_binary1024",
+        8,
+        1024,
+    ),
+    Scenario(
+        "v1 JSON single, 32 conn",
+        "service",
+        "/v1/models/mnist/predict",
+        "v1_single",
+        32,
+        1,
+        "baseline: FastAPI + json, constant reply, single, 32 conn",
+    ),
+    Scenario(
+        "v1 JSON batch 64, 8 conn",
+        "service",
+        "/v1/models/mnist/predict",
+        "v1_batch64",
+        8,
+        64,
+        "baseline: FastAPI + json, constant reply, batch 64, 8 conn",
+    ),
+    Scenario(
+        "v2 JSON single, 32 conn",
+        "service",
+        "/v2/models/mnist/infer",
+        "v2_single",
+        32,
+        1,
+        "baseline: FastAPI + json, constant reply, single, 32 conn",
+    ),
+    Scenario(
+        "v2 JSON batch 64, 8 conn",
+        "service",
+        "/v2/models/mnist/infer",
+        "v2_batch64",
+        8,
+        64,
+        "baseline: FastAPI + json, constant reply, batch 64, 8 conn",
+    ),
+    Scenario(
+        "v2 binary batch 64, 8 conn",
+        "service",
+        "/v2/models/mnist/infer",
+        "v2_binary64",
+        8,
+        64,
+        "baseline: FastAPI + json, constant reply, batch 64, 8 conn",
+    ),
+    Scenario(
+        "v2 binary batch 1024, 8 conn",
+        "service",
+        "/v2/models/mnist/infer",
+        "v2_binary1024",
+        8,
+        1024,
+    ),
+    Scenario(
+        "v1 image upload (PNG), 8 conn", "service", "/v1/models/mnist/predict/image", "image", 8, 1
+    ),
+]
+
+MATRIX = [
+    Scenario(f"{model} {conns} conn", target, f"/v2/models/{model}/infer", payload, conns, 1)
+    for target in ("service", "no-batching")
+    for model, payload in (("mnist", "v2_single"), ("mnist-cnn", "v2_single_cnn"))
+    for conns in (1, 8, 32, 128)
+]
+
+
+def median_run(results: list[Result]) -> Result:
+    """The run with the median throughput (its latencies come with it)."""
+    return sorted(results, key=lambda r: r.rps)[len(results) // 2]
+
+
 def row(name: str, result: Result, samples: int, note: str = "") -> str:
     return (
         f"| {name} | {result.rps:,.0f} | {result.rps * samples:,.0f} | {result.p50_ms:.2f} | "
@@ -60,7 +193,12 @@ HEADER = (
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per scenario")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="seconds per scenario and round"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; medians reported"
+    )
     parser.add_argument("--quick", action="store_true", help="skip the batching matrix")
     parser.add_argument(
         "--training",
@@ -77,15 +215,11 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     bodies = payloads.write_all(Path(tempfile.mkdtemp(prefix="bench-")))
-    d = args.duration
-
-    def body(name: str) -> tuple[Path, dict[str, str]]:
-        return bodies[name]
-
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; server on core 0, wrk on core 1: {pinning()}; "
-        f"{datetime.date.today().isoformat()}; {d:g} s per scenario.",
+        f"{datetime.date.today().isoformat()}; {args.duration:g} s per scenario, "
+        f"{args.rounds} interleaved rounds, medians.",
         "",
     ]
     raw = raw_onnxruntime(args.models_dir)
@@ -99,77 +233,69 @@ def main() -> None:
         "",
     ]
     lines += session_options.table(args.models_dir)
-    lines += ["", HEADER]
 
-    with server(baseline_argv(), "/docs") as base:
-        b_single = wrk(base, "/v2/models/mnist/infer", *body("v2_single"), 32, d)
-        b_batch = wrk(base, "/v2/models/mnist/infer", *body("v2_batch64"), 8, d)
-    lines.append(row("baseline: FastAPI + json, constant reply, single, 32 conn", b_single, 1))
-    lines.append(row("baseline: FastAPI + json, constant reply, batch 64, 8 conn", b_batch, 64))
-
-    with server(service_argv(args.models_dir), "/v2/health/ready") as srv:
-        ready_s, rss = srv.ready_s, srv.rss_mb()
-        runs = [
-            ("v1 JSON single, 32 conn", "/v1/models/mnist/predict", "v1_single", 32, 1, b_single),
-            ("v1 JSON batch 64, 8 conn", "/v1/models/mnist/predict", "v1_batch64", 8, 64, b_batch),
-            ("v2 JSON single, 32 conn", "/v2/models/mnist/infer", "v2_single", 32, 1, b_single),
-            ("v2 JSON batch 64, 8 conn", "/v2/models/mnist/infer", "v2_batch64", 8, 64, b_batch),
-            ("v2 binary batch 64, 8 conn", "/v2/models/mnist/infer", "v2_binary64", 8, 64, b_batch),
-            (
-                "v2 binary batch 1024, 8 conn",
-                "/v2/models/mnist/infer",
-                "v2_binary1024",
-                8,
-                1024,
-                None,
+    scenarios = SCENARIOS + ([] if args.quick else MATRIX)
+    results: dict[tuple[str, str], list[Result]] = {}
+    # All servers up at once, each scenario's rounds interleaved with the others': this VM's
+    # speed drifts from minute to minute, and a ratio is only fair between neighbours in time.
+    with contextlib.ExitStack() as stack:
+        servers = {
+            "baseline": stack.enter_context(server(baseline_argv(), "/docs")),
+            "ceiling": stack.enter_context(server(baseline_argv("bench.sink_app:app"), "/")),
+            "service": stack.enter_context(
+                server(service_argv(args.models_dir), "/v2/health/ready")
             ),
-            (
-                "v1 image upload (PNG), 8 conn",
-                "/v1/models/mnist/predict/image",
-                "image",
-                8,
-                1,
-                None,
-            ),
-        ]
-        for name, path, payload, conns, samples, baseline in runs:
-            result = wrk(srv, path, *body(payload), conns, d)
-            note = ""
-            if baseline is not None:
-                base_rate = baseline.rps * (64 if baseline is b_batch else 1)
-                note = f"{result.rps * samples / base_rate:.2f}x samples/s"
-            lines.append(row(name, result, samples, note))
-        rss_after = srv.rss_mb()
+        }
+        ready_s, rss = servers["service"].ready_s, servers["service"].rss_mb()
+        if not args.quick:
+            servers["no-batching"] = stack.enter_context(
+                server(service_argv(args.models_dir, "--no-batching"), "/v2/health/ready")
+            )
+        for _ in range(args.rounds):
+            for sc in scenarios:
+                result = wrk(
+                    servers[sc.target], sc.path, *bodies[sc.payload], sc.connections, args.duration
+                )
+                results.setdefault((sc.target, sc.name), []).append(result)
+        rss_after = servers["service"].rss_mb()
     with server(service_argv(args.models_dir, "--workers", "2"), "/v2/health/ready") as two:
         time.sleep(3)  # both workers up and loaded
         rss_two = two.rss_mb(children=True)
+
+    medians = {key: median_run(runs) for key, runs in results.items()}
+    by_name = {
+        name: (result, sc)
+        for sc in SCENARIOS
+        for (t, name), result in medians.items()
+        if name == sc.name and t == sc.target
+    }
+    lines += ["", HEADER]
+    for sc in SCENARIOS:
+        result, _ = by_name[sc.name]
+        note = ""
+        if sc.compare_to:
+            base, base_sc = by_name[sc.compare_to]
+            ratio = result.rps * sc.samples / (base.rps * base_sc.samples)
+            note = f"{ratio:.2f}x samples/s"
+        lines.append(row(sc.name, result, sc.samples, note))
     lines += [
         "",
         f"Ready {ready_s:.2f} s after start; resident memory {rss:.0f} MB with every "
         f"model in {args.models_dir.name}/ loaded, {rss_after:.0f} MB after the runs above; "
         f"with --workers 2, {rss_two:.0f} MB for the supervisor and both workers together.",
     ]
-
     if not args.quick:
         lines += [
             "",
-            "Dynamic batching, v2 JSON single requests:",
+            "Dynamic batching, v2 JSON single requests (medians of interleaved rounds):",
             "",
             "| model | connections | batching on: req/s, p99 ms | off: req/s, p99 ms | on/off |",
             "|---|---|---|---|---|",
         ]
-        results: dict[tuple[str, int, bool], Result] = {}
-        for batching in (True, False):
-            options = () if batching else ("--no-batching",)
-            with server(service_argv(args.models_dir, *options), "/v2/health/ready") as srv:
-                for model, payload in (("mnist", "v2_single"), ("mnist-cnn", "v2_single_cnn")):
-                    for conns in (1, 8, 32, 128):
-                        results[(model, conns, batching)] = wrk(
-                            srv, f"/v2/models/{model}/infer", *body(payload), conns, d
-                        )
         for model in ("mnist", "mnist-cnn"):
             for conns in (1, 8, 32, 128):
-                on, off = results[(model, conns, True)], results[(model, conns, False)]
+                on = medians[("service", f"{model} {conns} conn")]
+                off = medians[("no-batching", f"{model} {conns} conn")]
                 lines.append(
                     f"| {model} | {conns} | {on.rps:,.0f}, {on.p99_ms:.2f} | "
                     f"{off.rps:,.0f}, {off.p99_ms:.2f} | {on.rps / off.rps:.2f}x |"

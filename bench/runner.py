@@ -178,12 +178,12 @@ def service_argv(models_dir: Path, *options: str) -> list[str]:
     ]
 
 
-def baseline_argv() -> list[str]:
+def baseline_argv(app: str = "bench.baseline_app:app") -> list[str]:
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.baseline_app:app",
+        app,
         "--loop",
         "uvloop",
         "--http",
