@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import RunningServer, running
+from tests.servers import RunningServer, running, wait_until
 
 PIXELS = {"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}]}
 
@@ -54,9 +54,13 @@ def test_access_log_is_one_json_line_per_request_with_ids(
 ) -> None:
     from service.logs import JsonFormatter
 
+    def access_records() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "logitserve.access"]
+
     with caplog.at_level(logging.INFO, logger="logitserve.access"):
         client.post("/v2/models/mnist/infer?", json=PIXELS, headers={"X-Request-ID": "log-me"})
-    records = [r for r in caplog.records if r.name == "logitserve.access"]
+        # The line is written after the response has gone out, on the server's thread.
+        records = wait_until(access_records, timeout=5)
     line = json.loads(JsonFormatter().format(records[-1]))
     assert line["request_id"] == "log-me"
     assert line["status"] == 200 and line["model"] == "mnist" and line["version"] == "1"
