@@ -99,8 +99,9 @@ def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:
             missing = [n for n in names if n not in instance]
             unknown = [k for k in instance if k not in names]
             if missing or unknown:
-                problem = f"missing {missing}" if missing else f"unknown {describe(unknown)}"
-                raise InvalidInput(f"instance {i}: features {problem}; expected {names}")
+                problems = [f"missing {missing}"] if missing else []
+                problems += [f"unknown {describe(unknown)}"] if unknown else []
+                raise InvalidInput(f"instance {i}: features {', '.join(problems)}; expected {names}")
             flat.extend(instance[n] for n in names)
         else:
             raise InvalidInput(

@@ -153,6 +153,15 @@ def test_the_readme_examples_predict_what_they_show(shipped: RunningServer) -> N
         for model in ("mnist", "mnist-cnn"):
             r = client.post(f"/v1/models/{model}/predict", json=body)
             assert r.json()["predictions"][0]["label"] == "7", (model, r.text)
+        tshirt = json.loads((examples / "tshirt.json").read_text())
+        r = client.post("/v1/models/tshirt/predict?threshold=0.4", json=tshirt)
+        assert r.status_code == 200 and len(r.json()["predictions"]) == 2, r.text
+        coffee = json.loads((examples / "coffee.json").read_text())
+        labels = [
+            p["label"]
+            for p in client.post("/v1/models/coffee/predict", json=coffee).json()["predictions"]
+        ]
+        assert labels == ["good roast", "bad roast"]  # 200 °C for 13.9 min; 280 °C burns it
         photo = (examples / "digit-3.jpg").read_bytes()
         r = client.post(
             "/v1/models/mnist-cnn/predict/image", files={"files": ("digit-3.jpg", photo)}
