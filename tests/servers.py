@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,3 +177,34 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
             process.kill()
         process.wait()
         log.close()
+
+
+class Traffic:
+    """Threads posting to one route in a loop until stopped: statuses and served versions
+    counted, for checking that nothing fails while the repository changes underneath."""
+
+    def __init__(self, url: str, path: str, body: object, workers: int = 4) -> None:
+        self.statuses: Counter[int] = Counter()
+        self.versions: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(url, path, body)) for _ in range(workers)
+        ]
+
+    def _run(self, url: str, path: str, body: object) -> None:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            while not self._stop.is_set():
+                r = client.post(path, json=body)
+                self.statuses[r.status_code] += 1
+                if r.status_code == 200 and "model_version" in r.text:
+                    self.versions[r.json()["model_version"]] += 1
+
+    def __enter__(self) -> Traffic:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import zlib
 
+import orjson
 from starlette.requests import Request
 
+from service.api import numbers
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 
@@ -46,6 +48,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     if encoding != "identity":
         body = _inflate(body, encoding, limit)
     return body
+
+
+def parse_json(body: bytes, expected: str) -> object:
+    """A JSON body, or InvalidInput that says what was expected. Large pixel arrays come
+    back as numpy arrays (see numbers.py)."""
+    if not body.strip():
+        raise InvalidInput(f"empty request body: send {expected}")
+    try:
+        return numbers.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
 
 
 def _inflate(data: bytes, encoding: str, limit: int) -> bytes:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-import orjson
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from service import images
-from service.api.body import read_body
+from service.api.body import parse_json, read_body
 from service.api.context import ServicesDep, context, services
 from service.api.responses import json_response
 from service.api.schemas import (
@@ -160,12 +159,7 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
             f"images go to /v1/models/{name}/predict/image; this route takes JSON"
         )
     body = await read_body(request, svc.settings.max_body_bytes)
-    if not body.strip():
-        raise InvalidInput('empty request body: send {"instances": [...]}')
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
+    doc = parse_json(body, '{"instances": [...]}')
     rows = parse_instances(doc, model.manifest, svc.settings.max_instances, may_hold_booleans(body))
     scored = await score(model, rows, svc.metrics)
     return json_response(predictions(scored, options))

@@ -101,7 +101,9 @@ def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:
             if missing or unknown:
                 problems = [f"missing {missing}"] if missing else []
                 problems += [f"unknown {describe(unknown)}"] if unknown else []
-                raise InvalidInput(f"instance {i}: features {', '.join(problems)}; expected {names}")
+                raise InvalidInput(
+                    f"instance {i}: features {', '.join(problems)}; expected {names}"
+                )
             flat.extend(instance[n] for n in names)
         else:
             raise InvalidInput(

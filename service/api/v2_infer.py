@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from service.api import binary, numbers
+from service.api import binary, body
 from service.errors import InvalidInput, describe
 from service.inference import Scored, class_probabilities, fit_rows, top_k
 from service.manifest import Manifest
@@ -41,12 +41,7 @@ class InferCall:
 
 
 def parse_json(header: bytes) -> dict[str, object]:
-    if not header.strip():
-        raise InvalidInput("empty request body: send an inference request JSON object")
-    try:
-        doc = numbers.loads(header)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
+    doc = body.parse_json(header, "an inference request JSON object")
     if type(doc) is not dict:
         raise InvalidInput("the inference request must be a JSON object")
     return doc

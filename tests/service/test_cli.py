@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.servers import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import running_process, wait_until
 
 
 def test_help_lists_the_settings() -> None:
@@ -71,82 +64,28 @@ def test_unsafe_settings_are_refused_at_boot(env: dict[str, str]) -> None:
 
 
 def test_serves_on_the_given_port_and_exits_cleanly_on_sigterm(repository: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "--models-dir",
-            str(repository),
-            "--port",
-            str(port),
-            "--providers",
-            "CPUExecutionProvider",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-
-            def ready() -> bool:
-                try:
-                    return client.get("/v2/health/ready").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(ready, timeout=30)
+    with running_process(repository) as srv:
+        with httpx.Client(base_url=srv.url) as client:
+            wait_until(lambda: client.get("/v2/health/ready").status_code == 200, timeout=30)
             r = client.post("/v1/models/tshirt/predict", json={"instances": [[20, 5, 3, 7]]})
             assert r.status_code == 200
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        srv.process.send_signal(signal.SIGTERM)
         # Uvicorn shuts down gracefully, then re-raises the signal so the exit status says why.
-        assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert srv.process.wait(timeout=15) in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 10
-    finally:
-        if process.poll() is None:
-            process.kill()
-        _, err = process.communicate()
-    assert b'"model version ready"' in err  # structured JSON logs
-    assert b"Application shutdown complete" in err
+        log = srv.log_text()
+    assert '"model version ready"' in log  # structured JSON logs
+    assert "Application shutdown complete" in log
 
 
 def test_several_workers_serve_with_the_same_settings(repository: Path) -> None:
     """--workers hands the command-line settings to each worker process."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "--models-dir",
-            str(repository),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--providers",
-            "CPUExecutionProvider",
-            "--max-top-k",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-
-            def ready() -> bool:
-                try:
-                    return client.get("/v2/health/ready").status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            wait_until(ready, timeout=60)
-            for _ in range(10):  # reaches both workers
-                r = client.post("/v1/models/mnist/predict?top_k=3", json={"instances": [[0] * 784]})
-                assert r.status_code == 400 and "from 1 to 2" in r.json()["error"]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with (
+        running_process(repository, "--workers", "2", "--max-top-k", "2") as srv,
+        httpx.Client(base_url=srv.url) as client,
+    ):
+        wait_until(lambda: client.get("/v2/health/ready").status_code == 200, timeout=60)
+        for _ in range(10):  # reaches both workers
+            r = client.post("/v1/models/mnist/predict?top_k=3", json={"instances": [[0] * 784]})
+            assert r.status_code == 400 and "from 1 to 2" in r.json()["error"]

@@ -20,7 +20,7 @@ import onnx
 import pytest
 
 from tests.builders import image_manifest, publish, random_mlp, slow_mlp, standard_repository
-from tests.servers import RunningServer, running, running_process, wait_until
+from tests.servers import RunningServer, Traffic, running, running_process, wait_until
 
 PIXELS = {"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "UINT8", "data": [9] * 784}]}
 ROW = {"instances": [[20, 5, 3, 7]]}
@@ -43,36 +43,6 @@ def version_state(client: httpx.Client, model: str, number: int) -> dict[str, ob
         if v["version"] == number:
             return v  # type: ignore[no-any-return]
     return {}
-
-
-class Traffic:
-    """Threads posting in a loop to one model until stopped; statuses are counted."""
-
-    def __init__(self, url: str, path: str, body: object, workers: int = 4) -> None:
-        self.statuses: Counter[int] = Counter()
-        self.versions: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, args=(url, path, body)) for _ in range(workers)
-        ]
-
-    def _run(self, url: str, path: str, body: object) -> None:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            while not self._stop.is_set():
-                r = client.post(path, json=body)
-                self.statuses[r.status_code] += 1
-                if r.status_code == 200 and "model_version" in r.text:
-                    self.versions[r.json()["model_version"]] += 1
-
-    def __enter__(self) -> Traffic:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
 
 
 def test_a_model_with_external_data_is_not_ready_and_its_files_are_not_read(

@@ -8,9 +8,7 @@ import gc
 import json
 import os
 import shutil
-import threading
 import weakref
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.builders import image_manifest, publish, random_mlp, standard_repository
-from tests.servers import RunningServer, running, wait_until
+from tests.servers import RunningServer, Traffic, running, wait_until
 
 PIXELS = {"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "UINT8", "data": [7] * 784}]}
 
@@ -35,38 +33,13 @@ def live(repo: Path) -> Iterator[RunningServer]:
         yield srv
 
 
-class Load:
-    """Clients sending requests in a loop until stopped; counts statuses and served versions."""
-
-    def __init__(self, url: str, workers: int = 4) -> None:
-        self.statuses: Counter[int] = Counter()
-        self.versions: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(url,)) for _ in range(workers)]
-
-    def _run(self, url: str) -> None:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            while not self._stop.is_set():
-                r = client.post("/v2/models/mnist/infer", json=PIXELS)
-                self.statuses[r.status_code] += 1
-                if r.status_code == 200:
-                    self.versions[r.json()["model_version"]] += 1
-
-    def __enter__(self) -> Load:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
-
-
 def test_a_new_version_serves_within_seconds_under_load_with_no_failures(
     live: RunningServer, repo: Path
 ) -> None:
-    with Load(live.url) as load, httpx.Client(base_url=live.url) as client:
+    with (
+        Traffic(live.url, "/v2/models/mnist/infer", PIXELS) as load,
+        httpx.Client(base_url=live.url) as client,
+    ):
         wait_until(lambda: load.statuses[200] > 20)
         publish(repo, random_mlp(42), image_manifest("mnist", 2))
         wait_until(
