@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import uvicorn
 from pydantic import SecretStr
@@ -39,7 +40,7 @@ def _fastest(module: str, fallback: str = "auto") -> str:
 def main(argv: list[str] | None = None) -> None:
     settings = CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
     logs.configure(settings.log_level)
-    options = dict(
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         loop=_fastest("uvloop"),
@@ -51,13 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     if settings.workers > 1:
         _export(settings)
-        uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
+        uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)
     else:
         # Imported here: with several workers, the supervisor never needs the app (or numpy,
         # ONNX Runtime and FastAPI), which keeps it small.
         from service.app import create_app
 
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **options)
 
 
 if __name__ == "__main__":

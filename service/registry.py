@@ -18,6 +18,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+import numpy as np
+
 from service.batching import Batcher, BatchResult
 from service.errors import NotFound, NotReady
 from service.manifest import Manifest
@@ -49,8 +51,8 @@ class LoadedModel:
     batcher: Batcher
     loaded_at: float
 
-    async def logits(self, rows: object) -> BatchResult:
-        return await self.batcher.submit(rows)  # type: ignore[arg-type]
+    async def logits(self, rows: np.ndarray) -> BatchResult:
+        return await self.batcher.submit(rows)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ compared in constant time."""
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -50,10 +51,10 @@ async def _body_object(request: Request, settings: Settings) -> dict[str, object
     return doc
 
 
-_CONTROL = {"responses": error_responses(400, 401, 403, 404)}
+_CONTROL: dict[str, Any] = {"responses": error_responses(400, 401, 403, 404)}
 
 
-@router.post("/v2/repository/index", response_model=list[RepositoryIndexEntry], **_CONTROL)  # type: ignore[arg-type]
+@router.post("/v2/repository/index", response_model=list[RepositoryIndexEntry], **_CONTROL)
 async def index(request: Request, svc: ServicesDep) -> Response:
     require_control(request, svc.settings)
     only_ready = (await _body_object(request, svc.settings)).get("ready", False) is True
@@ -76,7 +77,7 @@ async def index(request: Request, svc: ServicesDep) -> Response:
     return json_response(entries)
 
 
-@router.post("/v2/repository/models/{name}/load", **_CONTROL)  # type: ignore[arg-type]
+@router.post("/v2/repository/models/{name}/load", **_CONTROL)
 async def load(request: Request, svc: ServicesDep, name: str) -> Response:
     require_control(request, svc.settings)
     check_name(name)
@@ -93,7 +94,7 @@ async def load(request: Request, svc: ServicesDep, name: str) -> Response:
     )
 
 
-@router.post("/v2/repository/models/{name}/unload", **_CONTROL)  # type: ignore[arg-type]
+@router.post("/v2/repository/models/{name}/unload", **_CONTROL)
 async def unload(request: Request, svc: ServicesDep, name: str) -> Response:
     require_control(request, svc.settings)
     await _body_object(request, svc.settings)

@@ -79,11 +79,10 @@ class Gateway:
                 api_key = value
             elif key == b"content-length":
                 declared = value
-        from_client = given_id is not None and SAFE_ID.fullmatch(given_id) is not None
-        ctx = RequestContext(
-            given_id.decode() if from_client else f"{self._id_prefix}{next(self._ids):08x}",  # type: ignore[union-attr]
-            from_client,
-        )
+        if given_id is not None and SAFE_ID.fullmatch(given_id):
+            ctx = RequestContext(given_id.decode(), request_id_from_client=True)
+        else:
+            ctx = RequestContext(f"{self._id_prefix}{next(self._ids):08x}", False)
         scope["logitserve"] = ctx
         scope["app"] = self.app
         token = logs.request_id.set(ctx.request_id)

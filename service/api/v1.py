@@ -4,6 +4,7 @@ predictions, and image uploads (photos and scans of digits)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -109,15 +110,15 @@ def list_models(svc: ServicesDep) -> Response:
     return json_response({"models": models})
 
 
-_DETAIL = {"response_model": ModelDetail, "responses": error_responses(400, 404)}
+_DETAIL: dict[str, Any] = {"response_model": ModelDetail, "responses": error_responses(400, 404)}
 
 
-@router.get("/v1/models/{name}", **_DETAIL)  # type: ignore[arg-type]
+@router.get("/v1/models/{name}", **_DETAIL)
 def model_detail(svc: ServicesDep, name: str) -> Response:
     return json_response(_detail(svc.registry.status(name)))
 
 
-@router.get("/v1/models/{name}/versions/{version}", **_DETAIL)  # type: ignore[arg-type]
+@router.get("/v1/models/{name}/versions/{version}", **_DETAIL)
 def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
     status = svc.registry.status(name)
     number = check_version(version)
@@ -165,7 +166,7 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
     return json_response(predictions(scored, options))
 
 
-_PREDICT_DOC = {
+_PREDICT_DOC: dict[str, Any] = {
     "response_model": PredictResponse,
     "responses": error_responses(400, 404, 413, 415, 500, 503),
     "openapi_extra": {
@@ -178,12 +179,12 @@ _PREDICT_DOC = {
 }
 
 
-@router.post("/v1/models/{name}/predict", **_PREDICT_DOC)  # type: ignore[arg-type]
+@router.post("/v1/models/{name}/predict", **_PREDICT_DOC)
 async def predict(request: Request, name: str) -> Response:
     return await _predict(request, name, None)
 
 
-@router.post("/v1/models/{name}/versions/{version}/predict", **_PREDICT_DOC)  # type: ignore[arg-type]
+@router.post("/v1/models/{name}/versions/{version}/predict", **_PREDICT_DOC)
 async def predict_version(request: Request, name: str, version: str) -> Response:
     return await _predict(request, name, version)
 
@@ -228,7 +229,7 @@ def _images_to_rows(
     return np.stack(rows)
 
 
-_IMAGE_DOC = {
+_IMAGE_DOC: dict[str, Any] = {
     "response_model": PredictResponse,
     "responses": error_responses(400, 404, 413, 415, 500, 503),
     "openapi_extra": {
@@ -256,11 +257,11 @@ _IMAGE_DOC = {
 }
 
 
-@router.post("/v1/models/{name}/predict/image", **_IMAGE_DOC)  # type: ignore[arg-type]
+@router.post("/v1/models/{name}/predict/image", **_IMAGE_DOC)
 async def predict_image(request: Request, name: str) -> Response:
     return await _predict_image(request, name, None)
 
 
-@router.post("/v1/models/{name}/versions/{version}/predict/image", **_IMAGE_DOC)  # type: ignore[arg-type]
+@router.post("/v1/models/{name}/versions/{version}/predict/image", **_IMAGE_DOC)
 async def predict_image_version(request: Request, name: str, version: str) -> Response:
     return await _predict_image(request, name, version)

@@ -6,6 +6,7 @@ in `v2_infer.py`, the model repository extension in `control.py`."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -83,29 +84,35 @@ def _model_metadata(svc: ServicesDep, name: str, version: str | None) -> Respons
     return json_response(_metadata(model, ready_versions))
 
 
-_META = {"response_model": ModelMetadataResponse, "responses": error_responses(400, 404, 503)}
+_META: dict[str, Any] = {
+    "response_model": ModelMetadataResponse,
+    "responses": error_responses(400, 404, 503),
+}
 
 
-@router.get("/v2/models/{name}", **_META)  # type: ignore[arg-type]
+@router.get("/v2/models/{name}", **_META)
 def model_metadata(svc: ServicesDep, name: str) -> Response:
     return _model_metadata(svc, name, None)
 
 
-@router.get("/v2/models/{name}/versions/{version}", **_META)  # type: ignore[arg-type]
+@router.get("/v2/models/{name}/versions/{version}", **_META)
 def model_version_metadata(svc: ServicesDep, name: str, version: str) -> Response:
     return _model_metadata(svc, name, version)
 
 
-_READY = {"response_model": ReadyResponse, "responses": error_responses(400, 404, 503)}
+_READY: dict[str, Any] = {
+    "response_model": ReadyResponse,
+    "responses": error_responses(400, 404, 503),
+}
 
 
-@router.get("/v2/models/{name}/ready", **_READY)  # type: ignore[arg-type]
+@router.get("/v2/models/{name}/ready", **_READY)
 def model_ready(svc: ServicesDep, name: str) -> Response:
     svc.registry.resolve(name, None)
     return json_response({"ready": True})
 
 
-@router.get("/v2/models/{name}/versions/{version}/ready", **_READY)  # type: ignore[arg-type]
+@router.get("/v2/models/{name}/versions/{version}/ready", **_READY)
 def model_version_ready(svc: ServicesDep, name: str, version: str) -> Response:
     svc.registry.resolve(name, version)
     return json_response({"ready": True})
@@ -132,7 +139,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     return Response(content, headers=headers)
 
 
-_INFER_DOC = {
+_INFER_DOC: dict[str, Any] = {
     "response_model": InferenceResponse,
     "responses": error_responses(400, 404, 413, 415, 500, 503),
     "openapi_extra": {
@@ -158,11 +165,11 @@ _INFER_DOC = {
 }
 
 
-@router.post("/v2/models/{name}/infer", **_INFER_DOC)  # type: ignore[arg-type]
+@router.post("/v2/models/{name}/infer", **_INFER_DOC)
 async def infer(request: Request, name: str) -> Response:
     return await _infer(request, name, None)
 
 
-@router.post("/v2/models/{name}/versions/{version}/infer", **_INFER_DOC)  # type: ignore[arg-type]
+@router.post("/v2/models/{name}/versions/{version}/infer", **_INFER_DOC)
 async def infer_version(request: Request, name: str, version: str) -> Response:
     return await _infer(request, name, version)
