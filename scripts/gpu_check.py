@@ -44,7 +44,7 @@ CPU = "CPUExecutionProvider"
 
 
 class CheckFailed(Exception):
-    pass
+    """One of the GPU check's assertions did not hold."""
 
 
 # -- the client --------------------------------------------------------------------------------

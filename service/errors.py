@@ -27,31 +27,31 @@ class ServiceError(Exception):
 
 
 class InvalidInput(ServiceError):
-    pass
+    """The request is malformed or does not fit the model (400)."""
 
 
 class UnsupportedMediaType(InvalidInput):
-    pass
+    """The body's type or encoding is not one we read (415)."""
 
 
 class PayloadTooLarge(ServiceError):
-    pass
+    """A body, an image or a batch over a configured limit (413)."""
 
 
 class NotFound(ServiceError):
-    pass
+    """No such model, version or route (404)."""
 
 
 class NotReady(ServiceError):
-    pass
+    """The model exists but cannot serve now: loading, failed or unloaded (503)."""
 
 
 class Unauthorized(ServiceError):
-    pass
+    """A token is required and is missing or wrong (401)."""
 
 
 class Forbidden(ServiceError):
-    pass
+    """The operation is switched off (403)."""
 
 
 class Overloaded(ServiceError):
@@ -61,7 +61,7 @@ class Overloaded(ServiceError):
 
 
 class InferenceFailed(ServiceError):
-    pass
+    """ONNX Runtime failed on valid input: a server fault (500)."""
 
 
 def describe(value: object, limit: int = 40) -> str:

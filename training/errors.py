@@ -15,24 +15,24 @@ class TrainingError(Exception):
 
 
 class UnknownModelError(TrainingError):
-    pass
+    """A model name the package does not know."""
 
 
 class DataError(TrainingError):
-    pass
+    """A missing data folder, or a malformed or truncated IDX file."""
 
 
 class CheckpointError(TrainingError):
-    pass
+    """A checkpoint that cannot be resumed."""
 
 
 class ExportError(TrainingError):
-    pass
+    """The exported graph breaks the contract (names, types, opset)."""
 
 
 class ParityError(TrainingError):
-    pass
+    """ONNX Runtime disagrees with PyTorch: nothing is published."""
 
 
 class PublishError(TrainingError):
-    pass
+    """The models folder cannot be written, or no version was found."""

@@ -34,7 +34,7 @@ NO_ENGINE = (
 
 
 class EngineError(RuntimeError):
-    pass
+    """A container engine command failed; the message carries its output."""
 
 
 @dataclass
