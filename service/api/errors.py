@@ -105,6 +105,11 @@ def install(app: FastAPI) -> None:
             media_type="application/json",
         )
 
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette still re-raises it after this reply, so the gateway logs the traceback.
+        return internal_error_response(request.scope["logitserve"].request_id)
+
     app.add_exception_handler(ServiceError, on_service_error)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

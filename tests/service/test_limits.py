@@ -152,3 +152,19 @@ def test_an_onnxruntime_failure_is_a_json_500_without_details(slow: RunningServe
         assert_still_serving(client)
         metrics = client.get("/metrics").text
     assert 'logitserve_inference_failures_total{model="tshirt",version="1"} 1.0' in metrics
+
+
+def test_an_unexpected_error_in_any_route_is_a_json_500_with_the_request_id(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(repository, reload_interval_s=0) as srv, httpx.Client(base_url=srv.url) as client:
+        registry = srv.services.registry
+
+        def broken() -> None:
+            raise RuntimeError("secret internals /etc/passwd")
+
+        monkeypatch.setattr(type(registry), "models", property(lambda self: broken()))
+        r = client.get("/v1/models", headers={"X-Request-ID": "trace-me"})
+        assert r.status_code == 500
+        assert r.json() == {"error": "internal server error (request id trace-me)"}
+        assert client.get("/v2/health/live").status_code == 200
