@@ -3,6 +3,7 @@ what each run cost the server (CPU seconds from /proc, resident memory)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,11 +84,9 @@ def server(argv: list[str], ready_path: str, env: dict[str, str] | None = None) 
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
+            with contextlib.suppress(httpx.TransportError):  # not listening yet
                 if httpx.get(url + ready_path, timeout=1).status_code in (200, 405):
                     break
-            except httpx.TransportError:
-                pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {' '.join(argv)}")
             time.sleep(0.01)

@@ -21,6 +21,7 @@ so latency is the service's, not a client library's. Exit status 1 when a check 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -156,11 +157,9 @@ def serving(label: str, providers: list[str], models_dir: Path) -> Iterator[Serv
         while True:
             if process.poll() is not None:
                 raise CheckFailed(f"the {label} service exited with status {process.returncode}")
-            try:
+            with contextlib.suppress(OSError):  # not listening yet
                 if server.get("/v2/health/ready")[0] == 200:
                     break
-            except OSError:
-                pass
             if time.monotonic() > deadline:
                 raise CheckFailed(f"the {label} service was not ready within 120 s")
             time.sleep(0.2)

@@ -50,8 +50,7 @@ def ensure_writable(models_dir: Path) -> None:
     """Fail before training, not after, when the models folder cannot be written."""
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=models_dir):
-            pass
+        tempfile.TemporaryFile(dir=models_dir).close()  # created and removed: writable
     except OSError as error:
         reason = error.strerror or str(error)
         raise PublishError(f"models folder {models_dir} is not writable: {reason}") from error
