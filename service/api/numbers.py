@@ -39,7 +39,8 @@ def _loads_cut(body: bytes) -> Any:
     pieces: list[bytes] = []
     arrays: list[np.ndarray] = []
     last = 0
-    for match in _DATA.finditer(body):
+    # Search on from the end of each array cut: rescanning the numbers costs ~0.5 ns a byte.
+    while (match := _DATA.search(body, last)) is not None:
         start = match.end()
         end = body.find(b"]", start)
         if end < 0 or body.find(b"[", start, end) >= 0:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.api.numbers import loads
+from service.tensors import may_hold_booleans
 
 SEPARATORS = st.sampled_from([",", ", ", " ,", " , ", ",,", " ", "", ",\n", "  ,", ",  ", ",\t"])
 
@@ -83,3 +84,17 @@ def test_booleans_and_strings_take_the_general_path() -> None:
         except orjson.JSONDecodeError:
             continue
         assert loads(raw) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='truefals ,[]{}"0', max_size=300))
+def test_the_boolean_scan_finds_true_and_false_wherever_they_are(text: str) -> None:
+    raw = text.encode()
+    assert may_hold_booleans(raw) == (b"true" in raw or b"false" in raw)
+
+
+def test_the_boolean_scan_still_answers_in_a_text_full_of_first_letters() -> None:
+    many = b"t" * 10_000
+    assert not may_hold_booleans(many)
+    assert may_hold_booleans(many + b"true")
+    assert may_hold_booleans(b"f" * 10_000 + b"false")
