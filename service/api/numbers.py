@@ -6,7 +6,7 @@ the `"data": [...]` arrays are cut out of the body and parsed as bytes, a few ve
 passes over the text; the small rest goes through orjson as usual.
 
 Only the plainest arrays take this path: flat lists of whole numbers of one to three digits
-(pixels), commas and single blanks. Anything else -- nesting, signs, fractions, exponents, a
+(pixels), commas and a blank or two. Anything else -- nesting, signs, fractions, exponents, a
 value that is not a number, anything malformed -- makes `loads` return the document from
 orjson instead, so every error is reported by the one general path.
 """
@@ -27,7 +27,7 @@ _MARK = "\x00logitserve-" + os.urandom(8).hex() + "-"
 
 
 def loads(body: bytes) -> Any:
-    """Like orjson.loads, with each large inputs[i].data array as an int64 numpy array."""
+    """Like orjson.loads, with each large inputs[i].data array as a uint16 numpy array."""
     if len(body) >= _MIN_BYTES:
         doc = _loads_cut(body)
         if doc is not None:
@@ -77,36 +77,37 @@ def _whole_numbers(text: bytes) -> np.ndarray | None:
     stripped = text.strip(b" \t\r\n")
     if not stripped or not (48 <= stripped[0] <= 57 and 48 <= stripped[-1] <= 57):
         return None
-    # Two spaces in front: every digit has two left neighbours to look at.
-    b = np.frombuffer(b"  " + stripped, dtype=np.uint8)
+    # Blanks around it: every digit has two neighbours to look at before it, one after.
+    b = np.frombuffer(b"  " + stripped + b" ", dtype=np.uint8)
     d = b - 48  # wraps around below '0', so d < 10 means a digit
     x = d < 10
     c = b == 44
-    w = ~(x | c)  # everything else must be whitespace
-    n_ws = np.count_nonzero(w)
-    if n_ws > 2:
-        blanks = sum(np.count_nonzero(b == ch) for ch in b" \n\r\t")
-        if blanks != n_ws:
-            return None
-        # At most two blanks in a row ("1, 2", "1 , 2"); pretty-printed JSON takes the
-        # general path. So a neighbour is never more than three places away:
-        if (w[2:-2] & w[3:-1] & w[4:]).any():
-            return None
-        # no two numbers with only blanks between them, no two commas with nothing between.
-        if (x[:-2] & w[1:-1] & x[2:]).any() or (x[:-3] & w[1:-2] & w[2:-1] & x[3:]).any():
-            return None
-        if (c[:-2] & w[1:-1] & c[2:]).any() or (c[:-3] & w[1:-2] & w[2:-1] & c[3:]).any():
-            return None
-    # Adjacent commas, or a number of four digits or more (not a pixel): the general path.
-    if (c[:-1] & c[1:]).any() or (x[:-3] & x[1:-2] & x[2:-1] & x[3:]).any():
+    w = b == 32
+    n_commas = np.count_nonzero(c)
+    if np.count_nonzero(x) + n_commas + np.count_nonzero(w) != len(b):
+        w = ~(x | c)
+        if np.count_nonzero(w) != sum(np.count_nonzero(b == ch) for ch in b" \t\r\n"):
+            return None  # something other than digits, commas and blanks
+    # One to three digits (four is no pixel), and no leading zero (JSON forbids them).
+    if (x[:-3] & x[1:-2] & x[2:-1] & x[3:]).any() or (~x[:-2] & (d[1:-1] == 0) & x[2:]).any():
         return None
-    # No leading zeros (JSON forbids them): a number's first digit is 0 only if it is alone.
-    if (x[2:-1] & ~x[1:-2] & (b[2:-1] == 48) & x[3:]).any():
+    # At most two blanks in a row (pretty-printed JSON takes the general path), and never
+    # only blanks between two numbers.
+    if (w[:-2] & w[1:-1] & w[2:]).any():
         return None
-    # The value each position would have as the last digit of a number, then those positions.
-    digits = d.astype(np.int16)
-    digits *= x
-    value = digits[2:] + 10 * digits[1:-1] + 100 * (digits[:-2] * x[1:-1])
-    last = x[2:].copy()
-    last[:-1] &= ~x[3:]
-    return value.take(np.flatnonzero(last))
+    if (x[:-3] & w[1:-2] & (x[2:-1] | (w[2:-1] & x[3:]))).any():
+        return None
+    ends = np.flatnonzero(x[:-1] & ~x[1:])  # the last digit of each number
+    # Every gap between two numbers holds a comma (checked above); with one comma fewer
+    # than numbers, each holds exactly one, so none is empty ("1,,2").
+    if len(ends) != n_commas + 1:
+        return None
+    # What each position would be worth as the last digit of a number, then those
+    # positions. A hundreds digit counts only with a tens digit after it ("5,3" is not 503).
+    digits = d * x
+    value = (digits[:-2] * x[1:-1]).astype(np.uint16)
+    value *= 10
+    value += digits[1:-1]
+    value *= 10
+    value += digits[2:]
+    return value.take(ends - 2)
