@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +21,7 @@ from service.metrics import Metrics
 from service.registry import Registry
 from service.runtime import Runtime
 from service.settings import Settings
+from service.tuning import keep_freed_memory, tune_garbage_collector
 
 DESCRIPTION = """Small neural networks from the course *Advanced Learning Algorithms*, served
 from ONNX Runtime. **v1** is for people and scripts (JSON instances, image uploads);
@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await registry.refresh()  # ready when the port opens
-        _tune_garbage_collector()
+        tune_garbage_collector()
+        keep_freed_memory(settings.allocator_keep_mib)
         watcher = None
         if settings.reload_interval_s > 0:
             watcher = asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))
@@ -97,15 +98,6 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         ],
         expose_headers=["X-Request-ID", "Inference-Header-Content-Length"],
     )
-
-
-def _tune_garbage_collector() -> None:
-    """Everything alive after start-up (modules, routes, schemas, sessions) lives as long as
-    the process: freeze it out of the collector's full passes, and collect the young
-    generation less often. Measured at 32 connections: p99 24 ms -> 9 ms, same throughput."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 async def _watch_after_first(registry: Registry, interval: float) -> None:

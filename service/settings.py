@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     )
     max_model_bytes: int = Field(256 * MIB, gt=0, description="refuse model files larger than this")
 
+    # Memory.
+    allocator_keep_mib: int = Field(
+        32,
+        ge=0,
+        le=1024,
+        description="freed memory the C allocator keeps for the next requests' buffers (MiB, "
+        "glibc; 0: its defaults, which hand large buffers back and fault them in again)",
+    )
+
     # Dynamic batching: concurrent requests for one model version share one ONNX Runtime call.
     batching: bool = Field(True, description="gather concurrent requests into one call")
     # ONNX Runtime is at its peak samples/s from about 64 rows; larger gathered calls only
