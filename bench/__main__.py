@@ -18,8 +18,13 @@ import numpy as np
 
 from bench import payloads, session_options
 from bench.runner import Result, baseline_argv, pinning, server, service_argv, wrk
+from service.settings import Settings
+from service.tuning import allocator_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
+# glibc reads these at start-up: what the service sets with mallopt (service/tuning.py).
+_TRIM, _MMAP = allocator_thresholds(Settings().allocator_keep_mib)
+ALLOCATOR_ENV = {"MALLOC_TRIM_THRESHOLD_": str(_TRIM), "MALLOC_MMAP_THRESHOLD_": str(_MMAP)}
 
 
 def raw_onnxruntime(models_dir: Path, seconds: float = 1.5) -> dict[int, float]:
@@ -171,6 +176,20 @@ MATRIX = [
     for conns in (1, 8, 32, 128)
 ]
 
+# The service with glibc's allocator left at its defaults (--allocator-keep-mib 0).
+ALLOCATOR = [
+    Scenario(
+        f"{sc.name}, glibc defaults",
+        "default-allocator",
+        sc.path,
+        sc.payload,
+        sc.connections,
+        sc.samples,
+    )
+    for sc in SCENARIOS
+    if sc.target == "service" and sc.payload in ("v2_batch64", "v2_binary64", "v2_binary1024")
+]
+
 
 def median_run(results: list[Result]) -> Result:
     """The run with the median throughput (its latencies come with it)."""
@@ -234,14 +253,18 @@ def main() -> None:
     ]
     lines += session_options.table(args.models_dir)
 
-    scenarios = SCENARIOS + ([] if args.quick else MATRIX)
+    scenarios = SCENARIOS + ([] if args.quick else MATRIX + ALLOCATOR)
     results: dict[tuple[str, str], list[Result]] = {}
     # All servers up at once, each scenario's rounds interleaved with the others': this VM's
     # speed drifts from minute to minute, and a ratio is only fair between neighbours in time.
     with contextlib.ExitStack() as stack:
         servers = {
             "baseline": stack.enter_context(server(baseline_argv(), "/docs")),
-            "ceiling": stack.enter_context(server(baseline_argv("bench.sink_app:app"), "/")),
+            # The ceiling gets the allocator settings the service gives itself, so that it
+            # stays a ceiling; the FastAPI baseline stays as anyone would run it.
+            "ceiling": stack.enter_context(
+                server(baseline_argv("bench.sink_app:app"), "/", ALLOCATOR_ENV)
+            ),
             "service": stack.enter_context(
                 server(service_argv(args.models_dir), "/v2/health/ready")
             ),
@@ -250,6 +273,11 @@ def main() -> None:
         if not args.quick:
             servers["no-batching"] = stack.enter_context(
                 server(service_argv(args.models_dir, "--no-batching"), "/v2/health/ready")
+            )
+            servers["default-allocator"] = stack.enter_context(
+                server(
+                    service_argv(args.models_dir, "--allocator-keep-mib", "0"), "/v2/health/ready"
+                )
             )
         for _ in range(args.rounds):
             for sc in scenarios:
@@ -300,6 +328,22 @@ def main() -> None:
                     f"| {model} | {conns} | {on.rps:,.0f}, {on.p99_ms:.2f} | "
                     f"{off.rps:,.0f}, {off.p99_ms:.2f} | {on.rps / off.rps:.2f}x |"
                 )
+        lines += [
+            "",
+            "The C allocator (medians of interleaved rounds):",
+            "",
+            "| scenario | kept freed memory (default): req/s, CPU ms/request | glibc defaults: "
+            "req/s, CPU ms/request | ratio |",
+            "|---|---|---|---|",
+        ]
+        for sc in ALLOCATOR:
+            name = sc.name.removesuffix(", glibc defaults")
+            kept, plain = medians[("service", name)], medians[("default-allocator", sc.name)]
+            lines.append(
+                f"| {name} | {kept.rps:,.0f}, {kept.cpu_ms_per_request:.3f} | "
+                f"{plain.rps:,.0f}, {plain.cpu_ms_per_request:.3f} | "
+                f"{kept.rps / plain.rps:.2f}x |"
+            )
     print("\n".join(lines))
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 
 app = FastAPI()
 
-CONSTANT = {
+CONSTANT: dict[str, object] = {
     "model_name": "mnist",
     "outputs": [
         {"name": "probabilities", "datatype": "FP32", "shape": [1, 10], "data": [0.1] * 10}

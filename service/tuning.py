@@ -38,14 +38,19 @@ def keep_freed_memory(mib: int) -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    trim = mib * 1024 * 1024
-    mmap = min(trim // 2, _MMAP_THRESHOLD_MAX)
+    trim, mmap = allocator_thresholds(mib)
     done = bool(libc.mallopt(_M_MMAP_THRESHOLD, mmap)) and bool(
         libc.mallopt(_M_TRIM_THRESHOLD, trim)
     )
     if not done:
         log.warning("could not tune the C allocator (mallopt refused)")
     return done
+
+
+def allocator_thresholds(mib: int) -> tuple[int, int]:
+    """glibc's trim and mmap thresholds, in bytes, that keep `mib` MiB of freed memory."""
+    trim = mib * 1024 * 1024
+    return trim, min(trim // 2, _MMAP_THRESHOLD_MAX)
 
 
 def _glibc() -> ctypes.CDLL | None:
