@@ -32,7 +32,11 @@ model repository extensions. Models output logits; probabilities are computed he
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
     metrics = Metrics()
-    executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="onnxruntime")
+    executor = (
+        ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="onnxruntime")
+        if settings.inference_threads
+        else None
+    )
     runtime = Runtime(settings.providers, settings.intra_op_threads)
     gateway: Gateway | None = None
 
@@ -57,7 +61,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-            executor.shutdown(wait=True, cancel_futures=True)
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
 
     app = FastAPI(
         title="logitserve",

@@ -6,6 +6,10 @@ call returns, everything that queued up meanwhile goes into the next call (up to
 Runtime and of the thread hop is paid once per batch instead of once per request.
 `max_wait_s` optionally holds a batch open a little longer, but only while other requests
 are in flight and could still join it.
+
+Without an executor the call runs on the event loop itself: on one core there is nothing to
+overlap it with, and the hop to a thread and back is pure cost. Requests then wait in the
+sockets while it runs, and batches form from them all the same.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+# Built for every request: slots, not frozen (a frozen dataclass costs ~1 us to build here).
+@dataclass(slots=True)
 class BatchResult:
     logits: np.ndarray
     queue_s: float  # from arrival at the batcher to the start of its call
@@ -39,7 +44,7 @@ class Batcher:
     def __init__(
         self,
         run: Callable[[np.ndarray], np.ndarray],
-        executor: Executor,
+        executor: Executor | None,
         *,
         enabled: bool,
         max_rows: int,
@@ -63,7 +68,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         if not self._enabled:
             started = time.perf_counter()
-            logits = await loop.run_in_executor(self._executor, self._run, rows)
+            logits = await self._call(rows)
             self._observe_batch(len(rows))
             return BatchResult(logits, 0.0, time.perf_counter() - started, len(rows))
         job = _Job(rows, loop.create_future(), time.perf_counter())
@@ -72,6 +77,11 @@ class Batcher:
             self._draining = True
             self._task = loop.create_task(self._drain())
         return await job.future
+
+    async def _call(self, rows: np.ndarray) -> np.ndarray:
+        if self._executor is None:
+            return self._run(rows)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, rows)
 
     def _take(self) -> list[_Job]:
         jobs = [self._queue.popleft()]
@@ -83,7 +93,6 @@ class Batcher:
         return jobs
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 if self._max_wait_s > 0 and self._others_in_flight():
@@ -94,7 +103,7 @@ class Batcher:
                 batch = jobs[0].rows if len(jobs) == 1 else np.concatenate([j.rows for j in jobs])
                 started = time.perf_counter()
                 try:
-                    logits = await loop.run_in_executor(self._executor, self._run, batch)
+                    logits = await self._call(batch)
                 except Exception as exc:
                     for job in jobs:
                         if not job.future.done():

@@ -40,7 +40,11 @@ class Settings(BaseSettings):
     )
     intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per call (0 = all)")
     inference_threads: int = Field(
-        1, ge=1, description="threads running ONNX Runtime calls, off the event loop"
+        1,
+        ge=0,
+        description="threads running ONNX Runtime calls, off the event loop (0: on the event "
+        "loop -- for one core, where the hop to a thread is pure cost; a long call then holds "
+        "up every other request)",
     )
     max_model_bytes: int = Field(256 * MIB, gt=0, description="refuse model files larger than this")
 

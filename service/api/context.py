@@ -19,7 +19,7 @@ class Services:
     settings: Settings
     registry: Registry
     metrics: Metrics
-    executor: Executor
+    executor: Executor | None
 
 
 @dataclass

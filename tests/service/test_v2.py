@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.servers import assert_still_serving
+from tests.servers import assert_still_serving, running
 
 DIGIT = np.arange(784, dtype=np.int64) % 256
 
@@ -232,3 +233,17 @@ def test_malformed_versions_are_400(client: httpx.Client, version: str) -> None:
 def test_unknown_route_is_404_json(client: httpx.Client) -> None:
     r = client.get("/v2/nothing/here")
     assert r.status_code == 404 and r.json() == {"error": "no such route"}
+
+
+def test_inference_on_the_event_loop_answers_as_the_thread_does(
+    client: httpx.Client, repository: Path
+) -> None:
+    body = {"inputs": [pixels_input(3)]}
+    expected = infer(client, "mnist", body).json()
+    with (
+        running(repository, reload_interval_s=0, inference_threads=0) as srv,
+        httpx.Client(base_url=srv.url, timeout=10) as on_the_loop,
+    ):
+        got = infer(on_the_loop, "mnist", body)
+    assert got.status_code == 200
+    assert got.json()["outputs"] == expected["outputs"]
