@@ -20,7 +20,8 @@ from service.registry import LoadedModel
 log = logging.getLogger("logitserve.inference")
 
 
-@dataclass(frozen=True)
+# Built for every request: slots, not frozen (a frozen dataclass costs ~1 us to build here).
+@dataclass(slots=True)
 class Scored:
     model: LoadedModel
     logits: np.ndarray  # (n, K) as the model produced them
