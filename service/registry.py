@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -62,6 +62,8 @@ class VersionStatus:
     reason: str | None = None
     model: LoadedModel | None = None
     fingerprint: tuple[int, ...] | None = None
+    # Files on disk that replaced a serving version's and failed to load: not retried.
+    refused: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Registry:
         self,
         settings: Settings,
         runtime: Runtime,
-        executor: Executor,
+        executor: Executor | None,
         metrics: Metrics,
         others_in_flight: Callable[[], bool],
     ) -> None:
@@ -218,12 +220,17 @@ class Registry:
         old = previous.versions if previous is not None and not previous.unloaded else {}
         for number, vf in folder.versions.items():
             kept = old.get(number)
-            if kept is not None and kept.fingerprint == vf.fingerprint:
+            if kept is not None and vf.fingerprint == kept.fingerprint:
+                versions[number] = replace(kept, reason=None, refused=None)  # whole again
+                continue
+            if kept is not None and vf.fingerprint == kept.refused:
                 versions[number] = kept
                 continue
-            versions[number] = await asyncio.to_thread(self._load, vf)
+            loaded = await asyncio.to_thread(self._load, vf)
+            versions[number] = _keep_serving(kept, loaded.reason, vf.fingerprint) or loaded
         for number, reason in folder.broken.items():
-            versions[number] = VersionStatus(number, "failed", reason)
+            failed = VersionStatus(number, "failed", reason)
+            versions[number] = _keep_serving(old.get(number), reason, None) or failed
         return ModelStatus(folder.name, versions, folder.ignored, folder.error)
 
     def _load(self, folder: VersionFolder) -> VersionStatus:
@@ -263,3 +270,20 @@ class Registry:
     def _publish(self, models: dict[str, ModelStatus]) -> None:
         self._snapshot = MappingProxyType(models)
         self._metrics.set_models(self._snapshot)
+
+
+def _keep_serving(
+    kept: VersionStatus | None, reason: str | None, refused: tuple[int, ...] | None
+) -> VersionStatus | None:
+    """A serving version whose files changed into something that does not load (half
+    deleted, half copied, overwritten) goes on serving the copy in memory: like a new version
+    that fails to load, a broken one never evicts what serves. Its folder's removal does."""
+    if kept is None or kept.model is None or reason is None:
+        return None
+    note = f"serving the copy loaded earlier; on disk: {reason}"
+    if kept.reason != note:  # once per change, not once per scan
+        log.warning(
+            "the files of a serving version changed and do not load; the loaded copy serves on",
+            extra={"model": kept.model.name, "version": kept.version, "reason": reason},
+        )
+    return replace(kept, reason=note, refused=refused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import json
 import os
 import shutil
@@ -187,3 +188,40 @@ def test_a_model_with_no_ready_version_makes_the_server_not_ready(
         )
         shutil.rmtree(repo / "broken")
         wait_until(lambda: client.get("/v2/health/ready").status_code == 200)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda v: (v / "model.onnx").write_bytes(b"not a model"), id="overwritten"),
+        pytest.param(lambda v: (v / "manifest.json").unlink(), id="half-deleted"),
+    ],
+)
+def test_a_serving_version_whose_files_break_serves_on_from_memory_until_removed(
+    live: RunningServer, repo: Path, damage: object
+) -> None:
+    version = repo / "mnist" / "1"
+    with httpx.Client(base_url=live.url) as client:
+        damage(version)  # type: ignore[operator]
+        os.utime(version, None)
+        wait_until(lambda: "on disk" in str((_version(client, 1) or {}).get("reason")))
+        assert (_version(client, 1) or {})["state"] == "ready"
+        served = client.post("/v2/models/mnist/infer", json=PIXELS)
+        assert served.status_code == 200 and served.json()["model_version"] == "1"
+        shutil.rmtree(version)
+        wait_until(lambda: client.get("/v2/models/mnist/versions/1/ready").status_code == 404)
+
+
+def test_a_repaired_version_loads_again(live: RunningServer, repo: Path) -> None:
+    version = repo / "mnist" / "1"
+    with httpx.Client(base_url=live.url) as client:
+        (version / "model.onnx").write_bytes(b"not a model")
+        os.utime(version, None)
+        wait_until(lambda: "on disk" in str((_version(client, 1) or {}).get("reason")))
+        data = random_mlp(12).SerializeToString()
+        manifest = image_manifest("mnist", 1) | {"model_sha256": hashlib.sha256(data).hexdigest()}
+        (version / "model.onnx").write_bytes(data)
+        (version / "manifest.json").write_text(json.dumps(manifest))
+        os.utime(version, None)
+        wait_until(lambda: (_version(client, 1) or {}).get("reason") is None)
+        assert client.post("/v2/models/mnist/infer", json=PIXELS).status_code == 200
