@@ -176,18 +176,17 @@ MATRIX = [
     for conns in (1, 8, 32, 128)
 ]
 
-# The service with glibc's allocator left at its defaults (--allocator-keep-mib 0).
-ALLOCATOR = [
-    Scenario(
-        f"{sc.name}, glibc defaults",
-        "default-allocator",
-        sc.path,
-        sc.payload,
-        sc.connections,
-        sc.samples,
-    )
+# The service with one setting changed, against its defaults.
+VARIANTS = {
+    "glibc's allocator defaults": ["--allocator-keep-mib", "0"],
+    "ONNX Runtime on the event loop": ["--inference-threads", "0"],
+}
+VARIANT_SCENARIOS = [
+    Scenario(sc.name, variant, sc.path, sc.payload, sc.connections, sc.samples)
+    for variant in VARIANTS
     for sc in SCENARIOS
-    if sc.target == "service" and sc.payload in ("v2_batch64", "v2_binary64", "v2_binary1024")
+    if sc.target == "service"
+    and sc.payload in ("v2_single", "v2_batch64", "v2_binary64", "v2_binary1024")
 ]
 
 
@@ -253,7 +252,7 @@ def main() -> None:
     ]
     lines += session_options.table(args.models_dir)
 
-    scenarios = SCENARIOS + ([] if args.quick else MATRIX + ALLOCATOR)
+    scenarios = SCENARIOS + ([] if args.quick else MATRIX + VARIANT_SCENARIOS)
     results: dict[tuple[str, str], list[Result]] = {}
     # All servers up at once, each scenario's rounds interleaved with the others': this VM's
     # speed drifts from minute to minute, and a ratio is only fair between neighbours in time.
@@ -274,11 +273,10 @@ def main() -> None:
             servers["no-batching"] = stack.enter_context(
                 server(service_argv(args.models_dir, "--no-batching"), "/v2/health/ready")
             )
-            servers["default-allocator"] = stack.enter_context(
-                server(
-                    service_argv(args.models_dir, "--allocator-keep-mib", "0"), "/v2/health/ready"
+            for variant, flags in VARIANTS.items():
+                servers[variant] = stack.enter_context(
+                    server(service_argv(args.models_dir, *flags), "/v2/health/ready")
                 )
-            )
         for _ in range(args.rounds):
             for sc in scenarios:
                 result = wrk(
@@ -330,19 +328,22 @@ def main() -> None:
                 )
         lines += [
             "",
-            "The C allocator (medians of interleaved rounds):",
+            "One setting changed (medians of interleaved rounds): req/s, server CPU ms/request",
             "",
-            "| scenario | kept freed memory (default): req/s, CPU ms/request | glibc defaults: "
-            "req/s, CPU ms/request | ratio |",
-            "|---|---|---|---|",
+            "| scenario | defaults | " + " | ".join(VARIANTS) + " |",
+            "|---|---|" + "---|" * len(VARIANTS),
         ]
-        for sc in ALLOCATOR:
-            name = sc.name.removesuffix(", glibc defaults")
-            kept, plain = medians[("service", name)], medians[("default-allocator", sc.name)]
+        for sc in VARIANT_SCENARIOS[: len(VARIANT_SCENARIOS) // len(VARIANTS)]:
+            cells = [medians[("service", sc.name)]] + [medians[(v, sc.name)] for v in VARIANTS]
+            default_rps = cells[0].rps
             lines.append(
-                f"| {name} | {kept.rps:,.0f}, {kept.cpu_ms_per_request:.3f} | "
-                f"{plain.rps:,.0f}, {plain.cpu_ms_per_request:.3f} | "
-                f"{kept.rps / plain.rps:.2f}x |"
+                f"| {sc.name} | "
+                + " | ".join(
+                    f"{c.rps:,.0f}, {c.cpu_ms_per_request:.3f}"
+                    + ("" if c is cells[0] else f" ({c.rps / default_rps:.2f}x)")
+                    for c in cells
+                )
+                + " |"
             )
     print("\n".join(lines))
 
