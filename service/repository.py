@@ -65,6 +65,7 @@ class ModelFolder:
     broken: dict[int, str] = field(default_factory=dict)
     ignored: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    gone: bool = False  # deleted (or never there)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -96,6 +97,9 @@ def scan_model(root: Path, name: str) -> ModelFolder:
         return found
     try:
         entries = sorted(os.scandir(model_dir), key=lambda e: e.name)
+    except FileNotFoundError:
+        found.error, found.gone = "there is no such model folder", True
+        return found
     except OSError as exc:
         found.error = f"cannot read the model folder: {exc.strerror or 'error'}"
         return found
@@ -134,7 +138,14 @@ def scan(root: Path) -> tuple[dict[str, ModelFolder], str | None]:
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         if NAME_PATTERN.fullmatch(entry.name):
-            models[entry.name] = scan_model(root, entry.name)
+            folder = scan_model(root, entry.name)
+            # A folder with nothing in it is no model (yet), nor one deleted since the listing
+            # above. A model being deleted passes through those states, as does one whose
+            # first version is being copied in: "unknown model" (404), not "not ready" (503).
+            if not folder.gone and (
+                folder.versions or folder.broken or folder.ignored or folder.error
+            ):
+                models[entry.name] = folder
     return models, None
 
 

@@ -186,6 +186,7 @@ class Traffic:
     def __init__(self, url: str, path: str, body: object, workers: int = 4) -> None:
         self.statuses: Counter[int] = Counter()
         self.versions: Counter[str] = Counter()
+        self.bodies: dict[int, str] = {}  # the first body seen for each status, for messages
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(url, path, body)) for _ in range(workers)
@@ -196,6 +197,7 @@ class Traffic:
             while not self._stop.is_set():
                 r = client.post(path, json=body)
                 self.statuses[r.status_code] += 1
+                self.bodies.setdefault(r.status_code, r.text[:300])
                 if r.status_code == 200 and "model_version" in r.text:
                     self.versions[r.json()["model_version"]] += 1
 

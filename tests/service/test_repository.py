@@ -10,7 +10,14 @@ import pytest
 
 from service.errors import InvalidInput
 from service.manifest import Manifest
-from service.repository import LoadError, check_name, check_version, read_version, scan
+from service.repository import (
+    LoadError,
+    check_name,
+    check_version,
+    read_version,
+    scan,
+    scan_model,
+)
 from service.runtime import Runtime
 from tests.builders import image_manifest, publish, random_mlp
 
@@ -58,6 +65,14 @@ def test_scan_finds_versions_and_reports_strays(tmp_path: Path) -> None:
     mnist = models["mnist"]
     assert set(mnist.versions) == {1}
     assert set(mnist.ignored) == {"01", "1.5", "latest"}  # .tmp-* is a version being written
+
+
+def test_an_empty_model_folder_is_no_model_yet(tmp_path: Path) -> None:
+    (tmp_path / "arriving" / ".tmp-123-1").mkdir(parents=True)  # its first version, being copied
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "misnamed" / "v1").mkdir(parents=True)
+    models, _ = scan(tmp_path)
+    assert set(models) == {"misnamed"}  # a stray folder is worth reporting
 
 
 def test_links_out_of_the_repository_are_refused(tmp_path: Path) -> None:
@@ -142,3 +157,8 @@ def test_a_metric_that_could_not_be_computed_is_null(tmp_path: Path) -> None:
     publish(tmp_path, random_mlp(), manifest)
     loaded, _ = read_version(scan(tmp_path)[0]["mnist"].versions[1], 10_000_000)
     assert loaded.metrics == {"accuracy": 0.5, "roc_auc": None}
+
+
+def test_a_model_folder_deleted_while_being_read_is_gone_not_broken(tmp_path: Path) -> None:
+    folder = scan_model(tmp_path, "vanished")
+    assert folder.gone and not folder.versions
