@@ -179,9 +179,7 @@ MATRIX = [
 # The service with one setting changed, against its defaults.
 VARIANTS = {
     "glibc's allocator defaults": ["--allocator-keep-mib", "0"],
-    # The default on one core is the event loop (service/tuning.py); a thread is the default
-    # everywhere else.
-    "ONNX Runtime on a thread": ["--inference-threads", "1"],
+    "ONNX Runtime on the event loop": ["--inference-threads", "0"],
 }
 VARIANT_SCENARIOS = [
     Scenario(sc.name, variant, sc.path, sc.payload, sc.connections, sc.samples)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,14 +21,7 @@ from service.metrics import Metrics
 from service.registry import Registry
 from service.runtime import Runtime
 from service.settings import Settings
-from service.tuning import (
-    inference_threads,
-    keep_freed_memory,
-    tune_garbage_collector,
-    usable_cpus,
-)
-
-log = logging.getLogger("logitserve")
+from service.tuning import keep_freed_memory, tune_garbage_collector
 
 DESCRIPTION = """Small neural networks from the course *Advanced Learning Algorithms*, served
 from ONNX Runtime. **v1** is for people and scripts (JSON instances, image uploads);
@@ -40,8 +32,11 @@ model repository extensions. Models output logits; probabilities are computed he
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
     metrics = Metrics()
-    threads = inference_threads(settings.inference_threads)
-    executor = ThreadPoolExecutor(threads, thread_name_prefix="onnxruntime") if threads else None
+    executor = (
+        ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="onnxruntime")
+        if settings.inference_threads
+        else None
+    )
     runtime = Runtime(settings.providers, settings.intra_op_threads)
     gateway: Gateway | None = None
 
@@ -56,10 +51,6 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         await registry.refresh()  # ready when the port opens
         tune_garbage_collector()
         keep_freed_memory(settings.allocator_keep_mib)
-        log.info(
-            "serving",
-            extra={"inference_threads": threads, "usable_cpus": usable_cpus()},
-        )
         watcher = None
         if settings.reload_interval_s > 0:
             watcher = asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))

@@ -39,13 +39,12 @@ class Settings(BaseSettings):
         description="execution providers in order of preference (comma-separated)",
     )
     intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per call (0 = all)")
-    inference_threads: int | None = Field(
-        None,
+    inference_threads: int = Field(
+        1,
         ge=0,
-        description="threads running ONNX Runtime calls off the event loop; 0 runs them on the "
-        "loop, which saves the hop to a thread where there is no second core to overlap with, "
-        "but holds up other requests during a long call (default: 0 when this process may "
-        "run on one CPU only, else 1)",
+        description="threads running ONNX Runtime calls, off the event loop (0: on the event "
+        "loop -- for one core, where the hop to a thread is pure cost; a long call then holds "
+        "up every other request)",
     )
     max_model_bytes: int = Field(256 * MIB, gt=0, description="refuse model files larger than this")
 

@@ -8,7 +8,6 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-import os
 
 log = logging.getLogger("logitserve")
 
@@ -25,23 +24,6 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-
-
-def inference_threads(setting: int | None) -> int:
-    """Threads for ONNX Runtime calls: the setting, or by default none (the event loop runs
-    them) when this process may use one CPU only. Measured on one pinned core: the hop to a
-    thread and back costs 4% of a single request and 18% of a 1,024-row binary one, and
-    there is no second core for the loop to work on meanwhile."""
-    if setting is not None:
-        return setting
-    return 0 if usable_cpus() == 1 else 1
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity: taskset, cpusets), not the machine's."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def keep_freed_memory(mib: int) -> bool:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-from service.tuning import inference_threads, keep_freed_memory
+from service.tuning import keep_freed_memory
 
 # Allocate and touch an 8 MB buffer, free it, and print how much of it stayed resident.
 PROBE = """
 import os, sys
-from service.tuning import inference_threads, keep_freed_memory
+from service.tuning import keep_freed_memory
 print(keep_freed_memory(int(sys.argv[1])))
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -39,24 +38,3 @@ def test_freed_buffers_stay_with_the_allocator_instead_of_going_back_to_the_syst
 
 def test_zero_leaves_the_allocator_alone() -> None:
     assert keep_freed_memory(0) is False
-
-
-PINNED = """
-import os
-os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-from service.tuning import inference_threads, usable_cpus
-print(usable_cpus(), inference_threads(None), inference_threads(2))
-"""
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
-def test_pinned_to_one_cpu_the_event_loop_runs_onnxruntime_unless_told_otherwise() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", PINNED], capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert out == ["1", "0", "2"]
-
-
-def test_an_explicit_thread_count_is_kept() -> None:
-    assert inference_threads(0) == 0
-    assert inference_threads(3) == 3
