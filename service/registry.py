@@ -221,7 +221,8 @@ class Registry:
         for number, vf in folder.versions.items():
             kept = old.get(number)
             if kept is not None and vf.fingerprint == kept.fingerprint:
-                versions[number] = replace(kept, reason=None, refused=None)  # whole again
+                whole_again = kept.model is not None and kept.reason is not None
+                versions[number] = replace(kept, reason=None, refused=None) if whole_again else kept
                 continue
             if kept is not None and vf.fingerprint == kept.refused:
                 versions[number] = kept

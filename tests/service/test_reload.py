@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,8 @@ def test_a_broken_version_is_not_ready_with_the_reason(
             lambda: (_version(client, 2) or {}).get("state") == "failed" and _version(client, 2)
         )
         assert reason in str(detail["reason"]), detail
+        time.sleep(0.35)  # three more rescans: the reason stays
+        assert reason in str((_version(client, 2) or {}).get("reason"))
         assert client.post("/v2/models/mnist/infer", json=PIXELS).json()["model_version"] == "1"
         ready = client.get("/v2/health/ready")
         assert ready.status_code == 200  # the model still serves (version 1)
