@@ -31,7 +31,8 @@ def keep_freed_memory(mib: int) -> bool:
 
     A batch of 64 images is a 168 KB body and a dozen arrays of that size: by default glibc
     maps buffers that large afresh and trims them on free, so every request pays page faults
-    on memory it used a moment ago -- a fifth of a JSON batch's server time, measured.
+    on memory it used a moment ago: 13-40% of a JSON batch's server time in the runs
+    measured (BENCHMARKS.md, Process tuning).
     Returns whether the setting took (False without glibc, or with `mib` 0)."""
     if mib <= 0:
         return False
