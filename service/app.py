@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         return gateway is not None and gateway.inflight > 1
 
     registry = Registry(settings, runtime, executor, metrics, others_in_flight)
-    services = Services(settings, registry, metrics, executor)
+    services = Services(settings, registry, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

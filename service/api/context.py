@@ -3,7 +3,6 @@ keeps (request id, model and version labels for metrics and the access log)."""
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -19,7 +18,6 @@ class Services:
     settings: Settings
     registry: Registry
     metrics: Metrics
-    executor: Executor | None
 
 
 @dataclass
