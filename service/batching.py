@@ -23,13 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# One call for a batch of rows: arrays whose first axis is those rows (logits, probabilities).
+Run = Callable[[np.ndarray], tuple[np.ndarray, ...]]
+
 
 # Built for every request: slots, not frozen (a frozen dataclass costs ~1 us to build here).
 @dataclass(slots=True)
 class BatchResult:
-    logits: np.ndarray
+    outputs: tuple[np.ndarray, ...]  # this request's rows of each output of the call
     queue_s: float  # from arrival at the batcher to the start of its call
-    infer_s: float  # the ONNX Runtime call itself
+    infer_s: float  # the call itself (ONNX Runtime, then the activation)
     batch_rows: int  # rows in the call this request was part of
 
 
@@ -43,7 +46,7 @@ class _Job:
 class Batcher:
     def __init__(
         self,
-        run: Callable[[np.ndarray], np.ndarray],
+        run: Run,
         executor: Executor | None,
         *,
         enabled: bool,
@@ -64,13 +67,13 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None  # held so the loop cannot drop it
 
     async def submit(self, rows: np.ndarray) -> BatchResult:
-        """The logits for `rows` (already validated against the model's input)."""
+        """The outputs of `run` for `rows` (already validated against the model's input)."""
         loop = asyncio.get_running_loop()
         if not self._enabled:
             started = time.perf_counter()
-            logits = await self._call(rows)
+            outputs = await self._call(rows)
             self._observe_batch(len(rows))
-            return BatchResult(logits, 0.0, time.perf_counter() - started, len(rows))
+            return BatchResult(outputs, 0.0, time.perf_counter() - started, len(rows))
         job = _Job(rows, loop.create_future(), time.perf_counter())
         self._queue.append(job)
         if not self._draining:
@@ -78,7 +81,7 @@ class Batcher:
             self._task = loop.create_task(self._drain())
         return await job.future
 
-    async def _call(self, rows: np.ndarray) -> np.ndarray:
+    async def _call(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._executor is None:
             return self._run(rows)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, rows)
@@ -103,7 +106,7 @@ class Batcher:
                 batch = jobs[0].rows if len(jobs) == 1 else np.concatenate([j.rows for j in jobs])
                 started = time.perf_counter()
                 try:
-                    logits = await self._call(batch)
+                    outputs = await self._call(batch)
                 except Exception as exc:
                     for job in jobs:
                         if not job.future.done():
@@ -115,10 +118,10 @@ class Batcher:
                 for job in jobs:
                     n = len(job.rows)
                     if not job.future.done():
-                        result = BatchResult(
-                            logits[offset : offset + n], started - job.arrived, infer_s, len(batch)
+                        part = tuple([output[offset : offset + n] for output in outputs])
+                        job.future.set_result(
+                            BatchResult(part, started - job.arrived, infer_s, len(batch))
                         )
-                        job.future.set_result(result)
                     offset += n
         finally:
             self._draining = False

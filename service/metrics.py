@@ -60,7 +60,7 @@ class Metrics:
         )
         self._inference = Histogram(
             "logitserve_inference_seconds",
-            "ONNX Runtime time of the call a request was part of",
+            "Time of the batched call a request was part of (ONNX Runtime and activation)",
             ["model", "version"],
             buckets=LATENCY_BUCKETS,
             registry=r,

@@ -22,6 +22,7 @@ import numpy as np
 
 from service.batching import Batcher, BatchResult
 from service.errors import NotFound, NotReady
+from service.inference import scorer
 from service.manifest import Manifest
 from service.metrics import Metrics
 from service.repository import (
@@ -51,7 +52,8 @@ class LoadedModel:
     batcher: Batcher
     loaded_at: float
 
-    async def logits(self, rows: np.ndarray) -> BatchResult:
+    async def infer(self, rows: np.ndarray) -> BatchResult:
+        """(logits, probabilities) for `rows`, batched with concurrent requests."""
         return await self.batcher.submit(rows)
 
 
@@ -247,7 +249,7 @@ class Registry:
             return VersionStatus(folder.version, "failed", str(exc), fingerprint=folder.fingerprint)
         name, version = folder.name, folder.version
         batcher = Batcher(
-            session.run,
+            scorer(session.run, manifest),
             self._executor,
             enabled=self._settings.batching,
             max_rows=self._settings.max_batch_size,

@@ -16,19 +16,20 @@ from service.batching import Batcher
 
 
 class Model:
-    """Doubles its input, and records every call: its rows and the thread it ran on."""
+    """Two outputs, its input doubled and plus one; records every call: its rows and the
+    thread it ran on."""
 
     def __init__(self, fail_on: int | None = None) -> None:
         self.calls: list[int] = []
         self.threads: list[int] = []
         self.fail_on = fail_on
 
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
+    def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.calls.append(len(rows))
         self.threads.append(threading.get_ident())
         if self.fail_on is not None and len(self.calls) == self.fail_on:
             raise RuntimeError("the model failed")
-        return rows * 2.0
+        return rows * 2.0, rows + 1.0
 
 
 def batcher(model: Model, executor: Executor | None, **over: Any) -> Batcher:
@@ -64,7 +65,9 @@ def test_a_lone_request_runs_at_once_in_a_call_of_its_own(executor: Executor | N
 
     async def main() -> None:
         result = await batcher(model, executor).submit(rows(3, 2))
-        assert result.logits.tolist() == [[6.0], [8.0]]
+        doubled, plus_one = result.outputs
+        assert doubled.tolist() == [[6.0], [8.0]]
+        assert plus_one.tolist() == [[4.0], [5.0]]
         assert result.batch_rows == 2
 
     run(main)
@@ -80,7 +83,9 @@ def test_requests_that_arrive_together_share_a_call_and_get_their_own_rows_back(
         b = batcher(model, executor)
         results = await asyncio.gather(*(b.submit(rows(10 * i, i)) for i in range(1, 6)))
         for i, result in enumerate(results, start=1):
-            assert result.logits.ravel().tolist() == [2.0 * v for v in range(10 * i, 11 * i)]
+            doubled, plus_one = result.outputs
+            assert doubled.ravel().tolist() == [2.0 * v for v in range(10 * i, 11 * i)]
+            assert plus_one.ravel().tolist() == [v + 1.0 for v in range(10 * i, 11 * i)]
             assert result.batch_rows == 15
 
     run(main)
@@ -111,7 +116,7 @@ def test_a_failing_call_fails_its_requests_and_the_next_call_still_runs(
             *(b.submit(rows(i)) for i in range(4)), return_exceptions=True
         )
         assert [type(o).__name__ for o in outcomes[:2]] == ["RuntimeError", "RuntimeError"]
-        assert [o.logits.item() for o in outcomes[2:]] == [4.0, 6.0]  # type: ignore[union-attr]
+        assert [o.outputs[0].item() for o in outcomes[2:]] == [4.0, 6.0]  # type: ignore[union-attr]
 
     run(main)
     assert model.calls == [2, 2]

@@ -93,12 +93,17 @@ def test_compressed_bodies_are_read_and_bombs_refused(small: RunningServer, enco
 
 @pytest.fixture
 def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
-    """Every ONNX Runtime call takes 0.3 s; a batch of exactly 3 rows fails (injected faults)."""
+    """Injected faults, by batch size: 3 rows fail in ONNX Runtime, 4 give NaN logits, 6 give
+    logits of the wrong shape, 5 take 0.3 s."""
     original = Session.run
 
     def run(self: Session, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 3:
             raise RuntimeError("injected onnxruntime failure /secret/path")
+        if len(batch) == 4:
+            return np.full((4, 1), np.nan, np.float32)
+        if len(batch) == 6:
+            return np.zeros((5, 1), np.float32)
         if len(batch) == 5:
             time.sleep(0.3)
         return original(self, batch)
@@ -149,6 +154,21 @@ def test_an_onnxruntime_failure_is_a_json_500_without_details(slow: RunningServe
         assert r.status_code == 500
         assert r.json() == {"error": "inference failed in model 'tshirt' version 1"}
         assert "secret" not in r.text and "Traceback" not in r.text
+        assert_still_serving(client)
+        metrics = client.get("/metrics").text
+    assert 'logitserve_inference_failures_total{model="tshirt",version="1"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("rows", [4, 6], ids=["NaN logits", "misshapen logits"])
+def test_unusable_model_output_is_a_json_500_and_never_reaches_the_client(
+    slow: RunningServer, rows: int
+) -> None:
+    with httpx.Client(base_url=slow.url) as client:
+        r = client.post("/v1/models/tshirt/predict", json={"instances": [ROW] * rows})
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": "model 'tshirt' version 1 produced non-finite or misshapen output"
+        }
         assert_still_serving(client)
         metrics = client.get("/metrics").text
     assert 'logitserve_inference_failures_total{model="tshirt",version="1"} 1.0' in metrics

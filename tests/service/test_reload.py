@@ -106,8 +106,9 @@ def test_requests_in_flight_finish_on_their_version_and_memory_is_released(
         wait_until(lambda: client.get("/v2/models/mnist").status_code == 404)
     # The version is gone from the registry, but a request holding it still completes.
     rows = np.zeros((1, 784), np.uint8)
-    result = asyncio.run_coroutine_threadsafe(held.logits(rows), live.loop).result(5)
-    assert result.logits.shape == (1, 10)
+    result = asyncio.run_coroutine_threadsafe(held.infer(rows), live.loop).result(5)
+    logits, probabilities = result.outputs
+    assert logits.shape == probabilities.shape == (1, 10)
     del held, result
     # The event loop's thread lets go of the finished call a moment after the result
     # arrives here; a leak would keep the session for good.
