@@ -82,6 +82,9 @@ def _reject_non_numbers(values: list[object], what: str) -> None:
     raise InvalidInput(f"{what}: every value must be a number")
 
 
+_SHORT_TEXT = 2048
+
+
 def may_hold_booleans(body: bytes) -> bool:
     """Whether a JSON text could contain true/false: without those words, it holds no bools."""
     return _holds(body, b"true") or _holds(body, b"false")
@@ -90,7 +93,10 @@ def may_hold_booleans(body: bytes) -> bool:
 def _holds(text: bytes, word: bytes) -> bool:
     # `word in text` costs ~0.7 ns a byte on the server CPUs measured; finding one letter
     # (memchr) ~40x less. So hop from one first letter to the next, a bounded number of
-    # times, and leave a text full of that letter to the plain search.
+    # times, and leave a text full of that letter to the plain search. A short text (a
+    # binary request's JSON header) is searched at once: there, the hops cost more.
+    if len(text) <= _SHORT_TEXT:
+        return word in text
     first = word[:1]
     at = text.find(first)
     for _ in range(64):

@@ -135,8 +135,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     if call.id and not ctx.request_id_from_client and _SAFE_ID.fullmatch(call.id):
         ctx.request_id = call.id
     scored = await score(model, call.rows, svc.metrics)
-    content, headers = encode_response(scored, call)
-    return Response(content, headers=headers)
+    return encode_response(scored, call)
 
 
 _INFER_DOC: dict[str, Any] = {

@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 
 from service.api import binary, body
+from service.api.responses import JSON, BytesResponse
 from service.errors import InvalidInput, describe
 from service.inference import Scored, class_probabilities, fit_rows, top_k
 from service.manifest import Manifest
@@ -175,8 +176,8 @@ def _outputs(
     return tuple(requested)
 
 
-def encode_response(scored: Scored, call: InferCall) -> tuple[bytes, dict[str, str]]:
-    """The response body and its headers (binary outputs make it a two-part body)."""
+def encode_response(scored: Scored, call: InferCall) -> BytesResponse:
+    """The response (binary outputs make it a two-part body)."""
     model = scored.model
     response: dict[str, object] = {
         "model_name": model.name,
@@ -213,12 +214,12 @@ def encode_response(scored: Scored, call: InferCall) -> tuple[bytes, dict[str, s
         outputs.append(entry)
     header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
     if not blobs:
-        return header, {"content-type": "application/json"}
-    headers = {
-        "content-type": "application/octet-stream",
-        "inference-header-content-length": str(len(header)),
-    }
-    return b"".join([header, *blobs]), headers
+        return BytesResponse(header, JSON)
+    return BytesResponse(
+        b"".join([header, *blobs]),
+        b"application/octet-stream",
+        (binary.HEADER.encode(), str(len(header)).encode()),
+    )
 
 
 def _classification(manifest: Manifest, scored: Scored, k: int) -> list[list[str]]:

@@ -124,6 +124,9 @@ def test_binary_input_and_output(client: httpx.Client) -> None:
     n = int(r.headers["inference-header-content-length"])
     meta = json.loads(r.content[:n])
     size = meta["outputs"][0]["parameters"]["binary_data_size"]
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert int(r.headers["content-length"]) == len(r.content) == n + size
+    assert r.headers["x-request-id"]
     probs = np.frombuffer(r.content[n : n + size], dtype="<f4").reshape(3, 10)
     json_probs = infer(client, "mnist", {"inputs": [pixels_input(3)]}).json()["outputs"][0]["data"]
     assert np.allclose(probs.ravel(), json_probs, atol=1e-6)
