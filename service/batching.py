@@ -7,14 +7,18 @@ Runtime and of the thread hop is paid once per batch instead of once per request
 `max_wait_s` optionally holds a batch open a little longer, but only while other requests
 are in flight and could still join it.
 
-Without an executor the call runs on the event loop itself: on one core there is nothing to
-overlap it with, and the hop to a thread and back is pure cost. Requests then wait in the
-sockets while it runs, and batches form from them all the same.
+A call expected to take less than `inline_s` (its rows times the CPU time per row of the
+model's recent calls) runs on the event loop itself: on one core there is nothing to overlap
+it with, and the hop to a thread and back is pure cost. Requests then wait in the sockets
+while it runs, and batches form from them all the same. Longer calls, and every call
+before the first has been timed, go to the thread; without an executor every call runs on
+the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -49,6 +53,7 @@ class Batcher:
         run: Run,
         executor: Executor | None,
         *,
+        inline_s: float = 0.0,
         enabled: bool,
         max_rows: int,
         max_wait_s: float,
@@ -57,6 +62,9 @@ class Batcher:
     ) -> None:
         self._run = run
         self._executor = executor
+        self._inline_s = inline_s
+        # CPU seconds per row of the recent calls; unknown until a first call (on the thread).
+        self._row_s = math.inf
         self._enabled = enabled
         self._max_rows = max_rows
         self._max_wait_s = max_wait_s
@@ -82,9 +90,18 @@ class Batcher:
         return await job.future
 
     async def _call(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        if self._executor is None:
-            return self._run(rows)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, rows)
+        if self._executor is None or len(rows) * self._row_s < self._inline_s:
+            return self._timed(rows)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, rows)
+
+    def _timed(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        # The CPU time of this thread, not the wall clock: on a shared core a call on the
+        # other thread takes longer by the wall clock, not by the work it does.
+        started = time.thread_time()
+        outputs = self._run(rows)
+        row_s = (time.thread_time() - started) / max(len(rows), 1)
+        self._row_s = row_s if self._row_s == math.inf else 0.8 * self._row_s + 0.2 * row_s
+        return outputs
 
     def _take(self) -> list[_Job]:
         jobs = [self._queue.popleft()]
@@ -97,9 +114,16 @@ class Batcher:
 
     async def _drain(self) -> None:
         try:
+            first = True
             while self._queue:
                 if self._max_wait_s > 0 and self._others_in_flight():
                     await asyncio.sleep(self._max_wait_s)
+                elif not first:
+                    # A call on the loop holds up everything else: between two calls, let
+                    # the loop answer what came in meanwhile (and read requests that can
+                    # still join the next batch).
+                    await asyncio.sleep(0)
+                first = False
                 jobs = [j for j in self._take() if not j.future.done()]
                 if not jobs:
                     continue

@@ -109,6 +109,7 @@ class Registry:
         settings: Settings,
         runtime: Runtime,
         executor: Executor | None,
+        inline_s: float,
         metrics: Metrics,
         others_in_flight: Callable[[], bool],
     ) -> None:
@@ -116,6 +117,7 @@ class Registry:
         self._root = Path(settings.models_dir)
         self._runtime = runtime
         self._executor = executor
+        self._inline_s = inline_s
         self._metrics = metrics
         self._others_in_flight = others_in_flight
         self._snapshot: Mapping[str, ModelStatus] = MappingProxyType({})
@@ -251,6 +253,7 @@ class Registry:
         batcher = Batcher(
             scorer(session.run, manifest),
             self._executor,
+            inline_s=self._inline_s,
             enabled=self._settings.batching,
             max_rows=self._settings.max_batch_size,
             max_wait_s=self._settings.max_batch_wait_us / 1e6,

@@ -42,9 +42,15 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         1,
         ge=0,
-        description="threads running ONNX Runtime calls, off the event loop (0: on the event "
-        "loop -- for one core, where the hop to a thread is pure cost; a long call then holds "
-        "up every other request)",
+        description="threads running ONNX Runtime calls off the event loop (0: every call on "
+        "the loop, which then holds up other requests for as long as a call takes)",
+    )
+    inline_call_us: int | None = Field(
+        None,
+        ge=0,
+        description="calls expected to take less than this (from the model's recent calls) "
+        "run on the event loop, saving the hop to a thread (default: 1000 when this process "
+        "may use one CPU only, where the hop overlaps nothing; else 0)",
     )
     max_model_bytes: int = Field(256 * MIB, gt=0, description="refuse model files larger than this")
 

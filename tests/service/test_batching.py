@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -19,14 +20,18 @@ class Model:
     """Two outputs, its input doubled and plus one; records every call: its rows and the
     thread it ran on."""
 
-    def __init__(self, fail_on: int | None = None) -> None:
+    def __init__(self, fail_on: int | None = None, row_cost_s: float = 0.0) -> None:
         self.calls: list[int] = []
         self.threads: list[int] = []
         self.fail_on = fail_on
+        self.row_cost_s = row_cost_s
 
     def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.calls.append(len(rows))
         self.threads.append(threading.get_ident())
+        started = time.thread_time()
+        while time.thread_time() - started < self.row_cost_s * len(rows):
+            pass  # CPU work, as a model does: the batcher times calls by CPU time
         if self.fail_on is not None and len(self.calls) == self.fail_on:
             raise RuntimeError("the model failed")
         return rows * 2.0, rows + 1.0
@@ -163,3 +168,31 @@ def test_max_wait_holds_a_batch_open_only_while_others_are_in_flight(
 
     run(main)
     assert model.calls == ([2] if others_in_flight else [1, 1])
+
+
+def test_calls_expected_to_be_short_run_on_the_loop_once_the_model_has_been_timed() -> None:
+    model = Model(row_cost_s=0.00025)  # 0.25 ms of CPU per row
+    loop_thread = threading.get_ident()  # asyncio.run uses this thread
+
+    async def main() -> None:
+        b = batcher(model, pool, inline_s=0.002)
+        for n in (1, 2, 4, 32, 1):  # unknown: thread; 0.5 ms; 1 ms; 8 ms: thread; 0.25 ms
+            await b.submit(rows(0, n))
+
+    with ThreadPoolExecutor(1) as pool:
+        run(main)
+    on_the_loop = [thread == loop_thread for thread in model.threads]
+    assert on_the_loop == [False, True, True, False, True]
+
+
+def test_without_an_inline_budget_every_call_goes_to_the_thread() -> None:
+    model = Model()
+
+    async def main() -> None:
+        b = batcher(model, pool, inline_s=0.0)
+        for _ in range(3):
+            await b.submit(rows(0))
+
+    with ThreadPoolExecutor(1) as pool:
+        run(main)
+    assert threading.get_ident() not in model.threads

@@ -110,7 +110,11 @@ def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSer
 
     monkeypatch.setattr(Session, "run", run)
     repo = standard_repository(tmp_path / "models")
-    with running(repo, reload_interval_s=0, max_inflight=2, batching=False) as srv:
+    # Every call on the thread, even where the tests run on one CPU (the injected delay
+    # sleeps, which costs no CPU time): health must answer while a call is running.
+    with running(
+        repo, reload_interval_s=0, max_inflight=2, batching=False, inline_call_us=0
+    ) as srv:
         yield srv
 
 
