@@ -8,7 +8,6 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-import os
 
 log = logging.getLogger("logitserve")
 
@@ -25,25 +24,6 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-
-
-def inline_call_s(setting_us: int | None, cpus: int | None = None) -> float:
-    """Calls expected to be shorter than this run on the event loop: the setting, or by
-    default 1 ms when this process may use one CPU only. There the hop to a thread and back
-    is two context switches that overlap nothing; measured on one pinned core against
-    always hopping (wrk, interleaved): 1.02x single requests at 32 connections, 1.10-1.12x
-    batches of 64 and 1,024 rows, 1.2-2.4x at one connection. Longer calls still go to the
-    thread, so that a slow model never holds up health checks for long."""
-    if setting_us is not None:
-        return setting_us / 1e6
-    return 0.001 if (cpus or usable_cpus()) == 1 else 0.0
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity: taskset, cpusets), not the machine's."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def keep_freed_memory(mib: int) -> bool:
