@@ -84,10 +84,11 @@ def scorer(
 
 async def score(model: LoadedModel, rows: np.ndarray, metrics: Metrics) -> Scored:
     """Run validated rows through the model (batched with concurrent requests)."""
+    version = str(model.version)
     try:
         result = await model.infer(rows)
     except UnusableOutput:
-        metrics.failure(model.name, str(model.version))
+        metrics.failure(model.name, version)
         log.error(
             "model produced unusable output", extra={"model": model.name, "version": model.version}
         )
@@ -95,13 +96,13 @@ async def score(model: LoadedModel, rows: np.ndarray, metrics: Metrics) -> Score
             f"model '{model.name}' version {model.version} produced non-finite or misshapen output"
         ) from None
     except Exception:
-        metrics.failure(model.name, str(model.version))
+        metrics.failure(model.name, version)
         log.exception("inference failed", extra={"model": model.name, "version": model.version})
         raise InferenceFailed(
             f"inference failed in model '{model.name}' version {model.version}"
         ) from None
     logits, probabilities = result.outputs
-    metrics.inference(model.name, str(model.version), result.queue_s, result.infer_s)
+    metrics.inference(model.name, version, result.queue_s, result.infer_s)
     return Scored(model, logits, probabilities, result.queue_s, result.infer_s)
 
 
