@@ -91,7 +91,7 @@ class Batcher:
 
     async def _call(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         # Calls are timed only where the timing decides something: timing every call on
-        # the thread cost 10-24% of single requests at one connection here (wrk A/B; the
+        # the thread cost 9-24% of single requests at one connection here (wrk A/B; the
         # clock itself reads in 0.3 us, so the cause is not understood).
         run = self._timed if self._inline_s > 0 else self._run
         if self._executor is None or len(rows) * self._row_s < self._inline_s:
