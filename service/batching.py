@@ -94,9 +94,12 @@ class Batcher:
         # the thread cost 9-24% of single requests at one connection here (wrk A/B; the
         # clock itself reads in 0.3 us, so the cause is not understood).
         run = self._timed if self._inline_s > 0 else self._run
-        if self._executor is None or len(rows) * self._row_s < self._inline_s:
+        if self._on_loop(len(rows)):
             return run(rows)
         return await asyncio.get_running_loop().run_in_executor(self._executor, run, rows)
+
+    def _on_loop(self, rows: int) -> bool:
+        return self._executor is None or rows * self._row_s < self._inline_s
 
     def _timed(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         # The CPU time of this thread, not the wall clock: on a shared core a call on the
@@ -118,21 +121,21 @@ class Batcher:
 
     async def _drain(self) -> None:
         try:
-            first = True
+            held_the_loop = False
             while self._queue:
                 if self._max_wait_s > 0 and self._others_in_flight():
                     await asyncio.sleep(self._max_wait_s)
-                elif not first:
-                    # A call on the loop holds up everything else: between two calls, let
-                    # the loop answer what came in meanwhile (and read requests that can
-                    # still join the next batch).
+                elif held_the_loop:
+                    # The last call ran on the loop and held up everything else: let the
+                    # loop answer what came in meanwhile (and read requests that can still
+                    # join the next batch). A call on the thread has yielded already.
                     await asyncio.sleep(0)
-                first = False
                 jobs = [j for j in self._take() if not j.future.done()]
                 if not jobs:
                     continue
                 batch = jobs[0].rows if len(jobs) == 1 else np.concatenate([j.rows for j in jobs])
                 started = time.perf_counter()
+                held_the_loop = self._on_loop(len(batch))
                 try:
                     outputs = await self._call(batch)
                 except Exception as exc:
