@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: serve test train-all lint audit bench clean
+.PHONY: serve test train-all lint audit bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ audit: $(VENV)/.dev-installed
 # Serving figures against same-run baselines (needs wrk: apt-get install wrk); see BENCHMARKS.md.
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
+
+# The same, with the issue's peers (KServe, MLServer, Mosec) in .peers/, one venv each.
+bench-peers: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.peers .peers
+	$(BIN)/python -m bench --peers .peers
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import payloads, session_options
+from bench import payloads, peers, session_options
 from bench.runner import Result, baseline_argv, pinning, server, service_argv, wrk
 from service.settings import Settings
 from service.tuning import allocator_thresholds
@@ -169,6 +169,22 @@ SCENARIOS = [
     ),
 ]
 
+# The issue's peers on the same model (with --peers): each protocol each of them speaks.
+PEER_SCENARIOS = [
+    Scenario(f"{peers.PEERS[target].label} {name}", target, path, payload, connections, samples)
+    for target, name, path, payload, connections, samples in (
+        ("kserve", "V1 JSON single, 32 conn", "/v1/models/mnist:predict", "v1_single", 32, 1),
+        ("kserve", "V1 JSON batch 64, 8 conn", "/v1/models/mnist:predict", "v1_batch64", 8, 64),
+        ("kserve", "V2 JSON single, 32 conn", "/v2/models/mnist/infer", "v2_single", 32, 1),
+        ("kserve", "V2 JSON batch 64, 8 conn", "/v2/models/mnist/infer", "v2_batch64", 8, 64),
+        ("kserve", "V2 binary batch 64, 8 conn", "/v2/models/mnist/infer", "v2_binary64", 8, 64),
+        ("mlserver", "V2 JSON single, 32 conn", "/v2/models/mnist/infer", "v2_single", 32, 1),
+        ("mlserver", "V2 JSON batch 64, 8 conn", "/v2/models/mnist/infer", "v2_batch64", 8, 64),
+        ("mosec", "JSON single, 32 conn", "/inference", "v1_single", 32, 1),
+        ("mosec", "JSON batch 64, 8 conn", "/inference", "v1_batch64", 8, 64),
+    )
+]
+
 MATRIX = [
     Scenario(f"{model} {conns} conn", target, f"/v2/models/{model}/infer", payload, conns, 1)
     for target in ("service", "no-batching")
@@ -202,6 +218,42 @@ def row(name: str, result: Result, samples: int, note: str = "") -> str:
     )
 
 
+def best(medians: dict[tuple[str, str], Result], samples: int) -> tuple[Scenario, Result]:
+    """The peers' fastest scenario with this many samples per request, among error-free runs."""
+    runs = [
+        (sc, medians[(sc.target, sc.name)])
+        for sc in PEER_SCENARIOS
+        if sc.samples == samples and not medians[(sc.target, sc.name)].errors
+    ]
+    return max(runs, key=lambda run: run[1].rps)
+
+
+def against_peers(medians: dict[tuple[str, str], Result]) -> list[str]:
+    """The peers' rows, then logitserve's against the fastest of them (the issue's goals)."""
+    lines = ["", HEADER.replace("vs baseline", "note")]
+    for sc in PEER_SCENARIOS:
+        result = medians[(sc.target, sc.name)]
+        lines.append(row(sc.name, result, sc.samples, "refused (non-2xx)" if result.errors else ""))
+    lines += [
+        "",
+        "| logitserve | samples/s | the fastest peer, same request size | samples/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name in (
+        "v2 JSON single, 32 conn",
+        "v2 JSON batch 64, 8 conn",
+        "v2 binary batch 64, 8 conn",
+    ):
+        ours = next(sc for sc in SCENARIOS if sc.name == name)
+        peer, peer_result = best(medians, ours.samples)
+        mine = medians[("service", name)].rps * ours.samples
+        theirs = peer_result.rps * peer.samples
+        lines.append(
+            f"| {name} | {mine:,.0f} | {peer.name} | {theirs:,.0f} | {mine / theirs:.2f}x |"
+        )
+    return lines
+
+
 HEADER = (
     "| scenario | requests/s | samples/s | p50 ms | p99 ms | server CPU ms/request | errors | "
     "vs baseline |\n|---|---|---|---|---|---|---|---|"
@@ -224,6 +276,11 @@ def main() -> None:
         help="time an MNIST-MLP epoch instead (ours, and Keras with --keras-python)",
     )
     parser.add_argument("--keras-python", help="a Python with tensorflow, for the Keras epoch")
+    parser.add_argument(
+        "--peers",
+        type=Path,
+        help="the peers' environments (made by `python -m bench.peers DIR`): measure them too",
+    )
     args = parser.parse_args()
     if args.training:
         from bench import training_epoch
@@ -253,6 +310,7 @@ def main() -> None:
     lines += session_options.table(args.models_dir)
 
     scenarios = SCENARIOS + ([] if args.quick else MATRIX + VARIANT_SCENARIOS)
+    scenarios += PEER_SCENARIOS if args.peers else []
     results: dict[tuple[str, str], list[Result]] = {}
     # All servers up at once, each scenario's rounds interleaved with the others': this VM's
     # speed drifts from minute to minute, and a ratio is only fair between neighbours in time.
@@ -269,6 +327,11 @@ def main() -> None:
             ),
         }
         ready_s, rss = servers["service"].ready_s, servers["service"].rss_mb()
+        for name, peer in peers.PEERS.items() if args.peers else ():
+            onnx = {"BENCH_MODEL": str(args.models_dir / "mnist" / "1" / "model.onnx")}
+            servers[name] = stack.enter_context(
+                server(peers.argv(args.peers, name), peer.ready_path, onnx)
+            )
         if not args.quick:
             servers["no-batching"] = stack.enter_context(
                 server(service_argv(args.models_dir, "--no-batching"), "/v2/health/ready")
@@ -310,6 +373,9 @@ def main() -> None:
         f"model in {args.models_dir.name}/ loaded, {rss_after:.0f} MB after the runs above; "
         f"with --workers 2, {rss_two:.0f} MB for the supervisor and both workers together.",
     ]
+    if args.peers:
+        lines += ["", "The issue's peers on the same model, same run (medians):"]
+        lines += against_peers(medians)
     if not args.quick:
         lines += [
             "",

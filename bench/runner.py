@@ -43,8 +43,14 @@ class Server:
     ready_s: float
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time of the server and the processes it started (Mosec's front end and
+        worker, for one), as long as they live."""
+        total = 0
+        for pid in [self.process.pid, *map(int, _children(self.process.pid))]:
+            with contextlib.suppress(FileNotFoundError):  # a child that just exited
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self, children: bool = False) -> float:
         """Resident memory of the server (with `children`, of its worker processes too)."""

@@ -1,5 +1,7 @@
-"""The in-process bench measures what it says: real requests through the whole app, and
-with the model call left out (one cached result per batch size)."""
+"""The benches measure what they say: the in-process one sends real requests through the
+whole app, and with the model call left out (one cached result per batch size); the peers
+run the service's own model and activation, and the goals compare against the fastest
+peer that answered every request."""
 
 from __future__ import annotations
 
@@ -9,10 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import payloads
+from bench import payloads, peers
+from bench.__main__ import PEER_SCENARIOS, SCENARIOS, against_peers
 from bench.in_process import cached_scores, lifespan, per_request_us
+from bench.peer_apps._model import Mnist
+from bench.runner import Result
 from service.app import create_app
-from service.runtime import Session
+from service.inference import scorer
+from service.manifest import Manifest
+from service.runtime import Runtime, Session
 from service.settings import Settings
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -55,3 +62,41 @@ def test_a_request_the_app_refuses_fails_the_bench_instead_of_timing_an_error() 
 
     with pytest.raises(RuntimeError, match=r"answered \[404\]"):
         asyncio.run(main())
+
+
+def test_the_peers_compute_what_the_service_computes_for_the_same_rows() -> None:
+    folder = MODELS / "mnist" / "1"
+    manifest = Manifest.model_validate_json((folder / "manifest.json").read_text())
+    session = Runtime(["CPUExecutionProvider"], 1).create(
+        (folder / "model.onnx").read_bytes(), manifest
+    )
+    pixels = np.random.default_rng(1).integers(0, 256, (64, 784), dtype=np.uint8)
+    _, ours = scorer(session.run, manifest)(pixels)
+    theirs = Mnist(str(folder / "model.onnx")).probabilities(pixels)
+    np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-7)
+
+
+def test_a_missing_peer_environment_says_how_to_make_it(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"python -m bench\.peers"):
+        peers.argv(tmp_path, "kserve")
+
+
+def _result(rps: float, errors: int = 0) -> Result:
+    return Result(int(rps * 10), 10.0, errors, 1.0, 2.0, 0.1)
+
+
+def test_the_goals_compare_with_the_fastest_peer_that_answered_every_request() -> None:
+    medians = {(sc.target, sc.name): _result(1000.0) for sc in SCENARIOS}
+    medians |= {(sc.target, sc.name): _result(100.0) for sc in PEER_SCENARIOS}
+    # the fastest batch of 64 refused its requests: it does not count
+    medians[("kserve", "KServe V2 binary batch 64, 8 conn")] = _result(900.0, errors=50)
+    medians[("mlserver", "MLServer V2 JSON batch 64, 8 conn")] = _result(250.0)
+    medians[("mosec", "Mosec JSON single, 32 conn")] = _result(400.0)
+
+    lines = against_peers(medians)
+
+    refused = next(line for line in lines if line.startswith("| KServe V2 binary batch 64"))
+    assert "| 900 | 57,600 |" in refused and "refused" in refused
+    assert "| v2 JSON single, 32 conn | 1,000 | Mosec JSON single, 32 conn | 400 | 2.50x |" in lines
+    binary = next(line for line in lines if line.startswith("| v2 binary batch 64"))
+    assert binary.endswith("| 64,000 | MLServer V2 JSON batch 64, 8 conn | 16,000 | 4.00x |")
