@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +22,14 @@ from service.metrics import Metrics
 from service.registry import Registry
 from service.runtime import Runtime
 from service.settings import Settings
-from service.tuning import keep_freed_memory, tune_garbage_collector
+from service.tuning import (
+    inline_call_s,
+    keep_freed_memory,
+    tune_garbage_collector,
+    usable_cpus,
+)
+
+log = logging.getLogger("logitserve")
 
 DESCRIPTION = """Small neural networks from the course *Advanced Learning Algorithms*, served
 from ONNX Runtime. **v1** is for people and scripts (JSON instances, image uploads);
@@ -34,7 +42,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     metrics = Metrics()
     threads = settings.inference_threads
     executor = ThreadPoolExecutor(threads, thread_name_prefix="onnxruntime") if threads else None
-    inline_s = settings.inline_call_us / 1e6
+    inline_s = inline_call_s(settings.inline_call_us, settings.batching)
     runtime = Runtime(settings.providers, settings.intra_op_threads)
     gateway: Gateway | None = None
 
@@ -49,6 +57,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         await registry.refresh()  # ready when the port opens
         tune_garbage_collector()
         keep_freed_memory(settings.allocator_keep_mib)
+        log.info(
+            "serving",
+            extra={
+                "inference_threads": threads,
+                "inline_call_us": round(inline_s * 1e6),
+                "usable_cpus": usable_cpus(),
+            },
+        )
         watcher = None
         if settings.reload_interval_s > 0:
             watcher = asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))

@@ -110,8 +110,9 @@ def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSer
 
     monkeypatch.setattr(Session, "run", run)
     repo = standard_repository(tmp_path / "models")
-    # Every call on the thread (the default; the injected delay sleeps, which costs no CPU
-    # time, and would look short): health must answer while a call is running.
+    # Every call on the thread, even where the tests run on one CPU (the injected delay
+    # sleeps, which costs no CPU time, and would look short): health must answer while a
+    # call is running.
     with running(
         repo, reload_interval_s=0, max_inflight=2, batching=False, inline_call_us=0
     ) as srv:
