@@ -13,7 +13,7 @@ from service.tuning import inline_call_s, keep_freed_memory
 # Allocate and touch an 8 MB buffer, free it, and print how much of it stayed resident.
 PROBE = """
 import os, sys
-from service.tuning import inline_call_s, keep_freed_memory
+from service.tuning import keep_freed_memory
 print(keep_freed_memory(int(sys.argv[1])))
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -49,7 +49,11 @@ print(usable_cpus(), inline_call_s(None, True), inline_call_s(250, True))
 """
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"),
+    reason="pinning a process to one CPU needs os.sched_setaffinity (Linux); the choice itself "
+    "is tested with cpus=1 below",
+)
 def test_pinned_to_one_cpu_calls_under_a_millisecond_run_on_the_loop_unless_told_otherwise() -> (
     None
 ):
