@@ -50,9 +50,18 @@ def resolve_device(choice: DeviceChoice, local_rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def process_group_backend(device: torch.device, local_processes: int, gpus: int) -> str:
+    """NCCL when every process on this node has a GPU of its own; gloo otherwise: on the CPU,
+    and when several processes share one GPU, which NCCL refuses ("Duplicate GPU detected").
+    Gloo reduces CUDA tensors too, through host memory."""
+    if device.type == "cuda" and local_processes <= gpus:
+        return "nccl"
+    return "gloo"
+
+
 @contextmanager
 def distributed_context(choice: DeviceChoice) -> Iterator[DistContext]:
-    """Join torchrun's process group (gloo on CPU, NCCL on GPU) for the ``with`` block."""
+    """Join torchrun's process group (see ``process_group_backend``) for the ``with`` block."""
     env = os.environ
     world_size = int(env.get("WORLD_SIZE", "1"))
     local_rank = int(env.get("LOCAL_RANK", "0"))
@@ -64,8 +73,10 @@ def distributed_context(choice: DeviceChoice) -> Iterator[DistContext]:
         device=resolve_device(choice, local_rank),
     )
     if ctx.distributed:
+        backend = process_group_backend(ctx.device, ctx.local_world_size, torch.cuda.device_count())
         if ctx.device.type == "cuda":
             torch.cuda.set_device(ctx.device)
+        if backend == "nccl":
             dist.init_process_group("nccl", device_id=ctx.device)
         else:
             dist.init_process_group("gloo")

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
-from training.distributed import DistContext
+from training.distributed import DistContext, process_group_backend
 from training.loop import fit
 from training.tasks import get_task
 
@@ -65,3 +66,19 @@ def test_torchrun_two_processes_train_publish_once_and_learn_like_one(tmp_path: 
     # The global batch stays --batch-size, so two processes learn about as fast as one.
     assert manifest["metrics"]["accuracy"] >= single_process_accuracy() - 0.03
     assert manifest["metrics"]["accuracy"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("device", "processes", "gpus", "backend"),
+    [
+        ("cpu", 2, 0, "gloo"),
+        ("cuda", 2, 2, "nccl"),
+        ("cuda", 1, 1, "nccl"),
+        ("cuda", 2, 1, "gloo"),  # two processes on one GPU: NCCL refuses duplicate GPUs
+        ("cpu", 2, 4, "gloo"),
+    ],
+)
+def test_nccl_only_when_each_process_has_a_gpu_of_its_own(
+    device: str, processes: int, gpus: int, backend: str
+) -> None:
+    assert process_group_backend(torch.device(device), processes, gpus) == backend
