@@ -78,6 +78,12 @@ class Metrics:
             ["model", "version", "provider"],
             registry=r,
         )
+        self._cpu_below = Gauge(
+            "logitserve_model_cpu_below_rows",
+            "For a model version on CUDA, calls with fewer rows run on the CPU (0: none do)",
+            ["model", "version"],
+            registry=r,
+        )
         self.inflight = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
         self._rejected = Counter(
             "logitserve_rejected",
@@ -119,10 +125,14 @@ class Metrics:
 
     def set_models(self, models: Mapping[str, ModelStatus]) -> None:
         self._ready.clear()
+        self._cpu_below.clear()
         for name, status in models.items():
             for number, version in status.versions.items():
                 provider = version.model.session.provider if version.model else "none"
                 self._ready.labels(name, str(number), provider).set(1 if version.model else 0)
+                if version.model is not None:
+                    below = version.model.session.cpu_below_rows
+                    self._cpu_below.labels(name, str(number)).set(below)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

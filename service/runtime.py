@@ -2,12 +2,12 @@
 
 ONNX Runtime falls back to the CPU silently when a requested provider (CUDA) cannot load;
 `Session.provider` says what is really in use and `Session.fallback` why, so the service can
-report it per model in metadata, logs and metrics.
+report it per model in metadata, logs and metrics. A model on CUDA also gets a CPU session
+for calls too small to pay for the GPU's fixed costs (see placement.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 import shutil
@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 import onnxruntime as ort
 
+from service import placement, providers
 from service.manifest import Manifest
 from service.repository import LoadError
 
@@ -32,36 +33,48 @@ ort.set_default_logger_severity(3)
 
 
 class Session:
-    """One model version in ONNX Runtime: `run` maps an input batch to logits."""
+    """One model version in ONNX Runtime: `run` maps an input batch to logits.
 
-    def __init__(self, inner: ort.InferenceSession, manifest: Manifest, fallback: str | None):
+    With a CPU twin, calls of fewer than `cpu_below_rows` rows run on the twin.
+    """
+
+    def __init__(
+        self,
+        inner: ort.InferenceSession,
+        manifest: Manifest,
+        fallback: str | None,
+        cpu_twin: ort.InferenceSession | None = None,
+        cpu_below_rows: int = 0,
+    ):
         self._inner = inner
+        self._twin = cpu_twin
         self._input = manifest.input.name
         self._outputs = [manifest.output.name]
         self.provider: str = inner.get_providers()[0]
         self.fallback = fallback
+        self.cpu_below_rows = cpu_below_rows if cpu_twin is not None else 0
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        logits: np.ndarray = self._inner.run(self._outputs, {self._input: batch})[0]
+        small = self._twin is not None and len(batch) < self.cpu_below_rows
+        inner = self._twin if small and self._twin is not None else self._inner
+        logits: np.ndarray = inner.run(self._outputs, {self._input: batch})[0]
         return logits
 
 
 class Runtime:
-    """Creates sessions with the configured providers, remembering which ones cannot load."""
+    """Creates sessions with the configured providers, remembering which ones cannot load.
 
-    def __init__(self, providers: list[str], intra_op_threads: int) -> None:
-        available = set(ort.get_available_providers())
-        self.requested = list(providers)
-        self._providers = [p for p in providers if p in available]
-        if "CUDAExecutionProvider" in self._providers and importlib.util.find_spec("nvidia"):
-            # CUDA libraries installed as pip wheels (nvidia-*) are not on the loader's path.
-            ort.preload_dlls()
-        self._unusable: dict[str, str] = {
-            p: "not built into this onnxruntime" for p in providers if p not in available
-        }
-        if not self._providers:
-            self._providers = ["CPUExecutionProvider"]
+    `cpu_below_rows`: for a model on CUDA, calls with fewer rows run on a CPU twin; None
+    measures each model's crossover when it loads, 0 keeps every call on CUDA.
+    """
+
+    def __init__(
+        self, requested: list[str], intra_op_threads: int, cpu_below_rows: int | None = None
+    ) -> None:
+        self.requested = list(requested)
+        self._providers, self._unusable = providers.usable(self.requested)
         self._intra_op_threads = intra_op_threads
+        self._cpu_below_rows = cpu_below_rows
         self._lock = threading.Lock()
         # A model loaded from bytes would look for external weight files in the working
         # directory. Point ONNX Runtime at an empty folder of ours instead: a model with
@@ -82,13 +95,10 @@ class Runtime:
         )
         return options
 
-    def create(self, model: bytes, manifest: Manifest) -> Session:
-        """A warmed-up session whose graph matches the manifest, or LoadError."""
-        with self._lock:
-            providers = [p for p in self._providers if p not in self._unusable]
+    def _session(self, model: bytes, chosen: list[str]) -> ort.InferenceSession:
         try:
-            inner = ort.InferenceSession(
-                model, self._options(), providers=[_with_options(p) for p in providers]
+            return ort.InferenceSession(
+                model, self._options(), providers=[providers.with_options(p) for p in chosen]
             )
         except Exception as exc:  # ONNX Runtime raises its own types for every parse failure
             if "external data" in str(exc).lower():
@@ -97,10 +107,16 @@ class Runtime:
                     "export one self-contained file"
                 ) from None
             raise LoadError(f"ONNX Runtime cannot load model.onnx: {_short(exc)}") from None
+
+    def create(self, model: bytes, manifest: Manifest) -> Session:
+        """A warmed-up session whose graph matches the manifest, or LoadError."""
+        with self._lock:
+            chosen = [p for p in self._providers if p not in self._unusable]
+        inner = self._session(model, chosen)
         in_use = inner.get_providers()
         with self._lock:
-            for p in providers:
-                if p not in in_use and p != "CPUExecutionProvider":
+            for p in chosen:
+                if p not in in_use and p != providers.CPU:
                     if p not in self._unusable:
                         log.warning(
                             "execution provider unavailable, falling back",
@@ -114,20 +130,44 @@ class Runtime:
         _check_graph(inner, manifest)
         session = Session(inner, manifest, fallback)
         _warm_up(session, manifest)
+        if in_use[0] == providers.CUDA and self._cpu_below_rows != 0:
+            session = self._with_cpu_twin(session, inner, model, manifest)
         return session
+
+    def _with_cpu_twin(
+        self, session: Session, inner: ort.InferenceSession, model: bytes, manifest: Manifest
+    ) -> Session:
+        twin = self._session(model, [providers.CPU])
+        threshold = self._cpu_below_rows
+        if threshold is None:
+            cpu = Session(twin, manifest, None)
+            threshold, timings = placement.measure_crossover(
+                session.run, cpu.run, lambda rows: sample_rows(manifest, rows)
+            )
+            log.info(
+                "small calls run on the CPU",
+                extra={
+                    "model": manifest.name,
+                    "version": manifest.version,
+                    "cpu_below_rows": threshold,
+                    "us_cuda_cpu": {
+                        rows: [round(c * 1e6), round(p * 1e6)] for rows, (c, p) in timings.items()
+                    },
+                },
+            )
+        return Session(inner, manifest, session.fallback, twin, threshold)
+
+
+def sample_rows(manifest: Manifest, rows: int, seed: int = 0) -> np.ndarray:
+    """Random rows in the declared input's range: pixels 0-255, or features in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    shape = (rows, *manifest.input.row_shape)
+    if manifest.input.datatype == "UINT8":
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return rng.random(shape, dtype=np.float32)
 
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s\"':,]+")
-
-
-# Exact float32 on the GPU: TF32 matmuls would differ from the CPU by more than 1e-4, and
-# buy nothing on models this small.
-PROVIDER_OPTIONS: dict[str, dict[str, str]] = {"CUDAExecutionProvider": {"use_tf32": "0"}}
-
-
-def _with_options(provider: str) -> str | tuple[str, dict[str, str]]:
-    options = PROVIDER_OPTIONS.get(provider)
-    return (provider, options) if options else provider
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

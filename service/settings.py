@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         description="execution providers in order of preference (comma-separated)",
     )
     intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime threads per call (0 = all)")
+    cpu_below_rows: int | None = Field(
+        None,
+        ge=0,
+        description="for a model on CUDA, calls with fewer rows run on the CPU, where small "
+        "batches are faster (default: each model's crossover, measured when it loads; 0: every "
+        "call on CUDA)",
+    )
     inference_threads: int = Field(
         1,
         ge=0,

@@ -135,6 +135,9 @@ class VersionInfo(BaseModel):
     reason: str | None = None
     provider: str | None = Field(None, description="the ONNX Runtime provider really in use")
     provider_fallback: str | None = Field(None, description="why it is not the first choice")
+    cpu_below_rows: int | None = Field(
+        None, description="on CUDA: calls with fewer rows run on the CPU (0: none do)"
+    )
     metrics: dict[str, float | None] | None = Field(None, description="on held-out data")
     created_at: str | None = None
 

@@ -60,6 +60,7 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
             info |= {
                 "provider": m.session.provider,
                 "provider_fallback": m.session.fallback,
+                "cpu_below_rows": m.session.cpu_below_rows,
                 "metrics": m.manifest.metrics,
                 "created_at": m.manifest.created_at,
             }
