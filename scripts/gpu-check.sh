@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The GPU check: does logitserve really run on an NVIDIA GPU, agree with the CPU, and how fast?
 #
-#   scripts/gpu-check.sh [--cpu-only] [options of scripts/gpu_check.py]
+#   scripts/gpu-check.sh [--cpu-only] [options of python -m bench.gpu_check]
 #
 # On a machine with an NVIDIA GPU (nvidia-smi lists one) it installs what is missing into two
 # virtual environments, kept apart as in the images so the CUDA libraries of onnxruntime-gpu
 # and of torch never overwrite each other:
 #   serve  the service's dependencies with onnxruntime-gpu and its CUDA 13 / cuDNN 9 wheels
 #   train  PyPI's CUDA build of torch and the train extra
-# then runs scripts/gpu_check.py --cuda: the service on the CUDA execution provider (asserted
-# to be the provider in use) beside one on the CPU, their outputs compared (max |diff| <= 1e-4
-# on probabilities), single-request latency and batch-4096 throughput on both, and mnist-cnn
-# trained for a few epochs with --device cuda into a temporary models folder.
+# then runs `python -m bench.gpu_check --cuda` (see its docstring): CUDA against CPU logits on
+# held-out inputs of every model, ONNX Runtime alone and the service over HTTP timed per batch
+# size on both providers, every route on CUDA, and mnist-cnn trained on CUDA, on the CPU and
+# with torchrun on the GPU, then served on CUDA.
 #
 # Without a GPU, or with --cpu-only, it runs the CPU half only, says so, and installs nothing
 # when the project's .venv already has the service's dependencies.
@@ -54,7 +54,7 @@ if ! $cpu_only && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/n
         "$home/train/bin/pip" install -q -r <(requirements cpu --extra train)
         "$home/train/bin/pip" install -q --no-deps -e .
     fi
-    exec "$serve" scripts/gpu_check.py --cuda --train-python "$train" "$@"
+    exec "$serve" -m bench.gpu_check --cuda --train-python "$train" "$@"
 fi
 
 # The CPU half.
@@ -65,4 +65,4 @@ if ! has "$cpu" "import fastapi, uvicorn, onnxruntime, numpy"; then
     "$home/serve-cpu/bin/pip" install -q -r <(requirements cpu)
     cpu="$home/serve-cpu/bin/python"
 fi
-exec "$cpu" scripts/gpu_check.py "$@"
+exec "$cpu" -m bench.gpu_check "$@"
