@@ -9,7 +9,9 @@ With --cuda, on the shipped models (or --models-dir):
    v1 JSON, image upload and v2 binary answer, and its probabilities and logits agree with
    a CPU service's over HTTP;
 3. v2 binary latency and throughput per batch size: CPU service, CUDA service with small
-   calls on the CPU (the default), CUDA service with every call on CUDA;
+   calls on the CPU (the default), CUDA service with every call on CUDA, the same with
+   cuDNN's exhaustive algorithm search; and the first request at batch sizes the service
+   has not run yet (what dynamic batching costs on CUDA);
 4. mnist-cnn trained on CUDA and on the CPU (seconds per epoch, parity of the exported ONNX),
    a 2-process torchrun on the GPU that publishes a version, and the service serving it on
    CUDA.
@@ -44,10 +46,21 @@ from bench.gpu_http import (
     predict,
     serving,
     time_batches,
+    time_new_shapes,
 )
 from bench.gpu_train import train_checks
 
 SIZES = [1, 64, 1024, 4096]
+# Batch sizes that neither warm-up nor the crossover measurement has run.
+NEW_SIZES = [3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 17, 24, 33, 48, 65, 100, 129, 200, 255]
+CUDA_VARIANTS: dict[str, dict[str, str]] = {
+    "CUDA, small calls on CPU": {},
+    "CUDA only": {"LOGITSERVE_CPU_BELOW_ROWS": "0"},
+    "CUDA only, exhaustive cuDNN search": {
+        "LOGITSERVE_CPU_BELOW_ROWS": "0",
+        "LOGITSERVE_CUDA_CONV_ALGO_SEARCH": "EXHAUSTIVE",
+    },
+}
 CROSSOVER_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
 
 
@@ -94,68 +107,92 @@ def run(args: argparse.Namespace, report: dict[str, Any]) -> None:
         print("no NVIDIA GPU (or --cpu-only): running the CPU half only")
     elif CUDA not in ort.get_available_providers():
         raise CheckFailed(f"this onnxruntime has no {CUDA}: install onnxruntime-gpu")
-    models = args.models
-    inputs = held_out_inputs(args, models)
-    timed = [m for m in ("mnist", "mnist-cnn") if m in models]
-
-    if args.cuda:
-        report["agreement"] = []
-        for model in models:
-            path, _ = alone.latest(args.models_dir, model)
-            a = alone.agreement(
-                model, alone.session(path, CUDA), alone.session(path, CPU), inputs[model]
-            )
-            report["agreement"].append(vars(a))
-            verdict = "ok" if a.max_abs_diff <= args.tolerance else "TOO FAR"
-            print(
-                f"agreement (ONNX Runtime alone): {model}: max |CUDA - CPU| logits = "
-                f"{a.max_abs_diff:.2e} on {a.rows} held-out rows, same class {a.same_argmax:.1%} "
-                f"({verdict})"
-            )
-        threads = [1, os.cpu_count() or 1]
-        report["in_process_ms"] = {
-            m: alone.time_providers(args.models_dir, m, CROSSOVER_SIZES, args.seconds / 4, threads)
-            for m in timed
-        }
-        print_in_process(report["in_process_ms"])
-
-    report["http"] = {}
-    with serving("CPU", [CPU], args.models_dir) as cpu:
-        for model in models:
-            print("provider:", check_provider(cpu, model, CPU))
-        report["http"]["CPU"] = http_timings(cpu, timed, args.seconds)
-        if args.cuda:
-            variants = {
-                "CUDA, small calls on CPU": {},
-                "CUDA only": {"LOGITSERVE_CPU_BELOW_ROWS": "0"},
-            }
-            for label, env in variants.items():
-                with serving(label, [CUDA, CPU], args.models_dir, env) as cuda:
-                    for model in models:
-                        print(f"provider ({label}):", check_provider(cuda, model, CUDA))
-                        image = (
-                            png_of(inputs[model][0]) if inputs[model].dtype == np.uint8 else None
-                        )
-                        print(
-                            "routes:", check_routes(cuda, model, inputs[model][0].tolist(), image)
-                        )
-                        diffs = compare_over_http(cuda, cpu, model, inputs[model])
-                        report.setdefault("http_agreement", {})[f"{label}/{model}"] = diffs
-                        print(
-                            f"agreement over HTTP: {model}: logits {diffs['logits']:.2e}, "
-                            f"probabilities {diffs['probabilities']:.2e}"
-                        )
-                        if diffs["logits"] > args.tolerance:
-                            raise CheckFailed(f"{model}: CUDA and CPU logits differ over HTTP")
-                    report["http"][label] = http_timings(cuda, timed, args.seconds)
-    print_http(report["http"])
-    for entry in report.get("agreement", []):
-        if entry["max_abs_diff"] > args.tolerance:
-            raise CheckFailed(f"{entry['model']}: CUDA and CPU logits differ too much")
+    inputs = held_out_inputs(args, args.models)
+    if args.cuda and not args.skip_in_process:
+        check_alone(args, inputs, report)
+    check_services(args, inputs, report)
     if args.cuda and not args.skip_training:
         report["training"] = train_checks(args.train_python, args.epochs, serve_check)
     report["containers"] = {e: shutil.which(e) for e in ("docker", "podman")}
     print("container engines:", report["containers"])
+
+
+def timed_models(args: argparse.Namespace) -> list[str]:
+    return [m for m in ("mnist", "mnist-cnn") if m in args.models]
+
+
+def check_alone(
+    args: argparse.Namespace, inputs: dict[str, np.ndarray], report: dict[str, Any]
+) -> None:
+    """ONNX Runtime alone: CUDA and CPU logits agree; ms per call by batch size."""
+    report["agreement"] = []
+    for model in args.models:
+        path, _ = alone.latest(args.models_dir, model)
+        a = alone.agreement(
+            model, alone.session(path, CUDA), alone.session(path, CPU), inputs[model]
+        )
+        report["agreement"].append(vars(a))
+        verdict = "ok" if a.max_abs_diff <= args.tolerance else "TOO FAR"
+        print(
+            f"agreement (ONNX Runtime alone): {model}: max |CUDA - CPU| logits = "
+            f"{a.max_abs_diff:.2e} on {a.rows} held-out rows, same class {a.same_argmax:.1%} "
+            f"({verdict})"
+        )
+    threads = [1, os.cpu_count() or 1]
+    report["in_process_ms"] = {
+        m: alone.time_providers(args.models_dir, m, CROSSOVER_SIZES, args.seconds / 4, threads)
+        for m in timed_models(args)
+    }
+    print_in_process(report["in_process_ms"])
+    for entry in report["agreement"]:
+        if entry["max_abs_diff"] > args.tolerance:
+            raise CheckFailed(f"{entry['model']}: CUDA and CPU logits differ too much")
+
+
+def check_services(
+    args: argparse.Namespace, inputs: dict[str, np.ndarray], report: dict[str, Any]
+) -> None:
+    """A CPU service, and with --cuda each CUDA variant beside it: providers, routes,
+    agreement over HTTP, new batch sizes, v2 binary timings."""
+    report["http"] = {}
+    with serving("CPU", [CPU], args.models_dir) as cpu:
+        for model in args.models:
+            print("provider:", check_provider(cpu, model, CPU))
+        report["http"]["CPU"] = http_timings(cpu, timed_models(args), args.seconds)
+        for label, env in CUDA_VARIANTS.items() if args.cuda else ():
+            with serving(label, [CUDA, CPU], args.models_dir, env) as cuda:
+                check_cuda_service(args, inputs, report, label, cuda, cpu)
+    print_http(report["http"])
+
+
+def check_cuda_service(
+    args: argparse.Namespace,
+    inputs: dict[str, np.ndarray],
+    report: dict[str, Any],
+    label: str,
+    cuda: Server,
+    cpu: Server,
+) -> None:
+    new_shapes = {m: time_new_shapes(cuda, m, NEW_SIZES) for m in timed_models(args)}
+    report.setdefault("new_shapes_ms", {})[label] = new_shapes
+    for model, times in new_shapes.items():
+        print(
+            f"first request at {len(times)} new batch sizes ({label}): {model}: "
+            f"median {np.median(times):.2f} ms, max {max(times):.2f} ms"
+        )
+    for model in args.models:
+        print(f"provider ({label}):", check_provider(cuda, model, CUDA))
+        image = png_of(inputs[model][0]) if inputs[model].dtype == np.uint8 else None
+        print("routes:", check_routes(cuda, model, inputs[model][0].tolist(), image))
+        diffs = compare_over_http(cuda, cpu, model, inputs[model])
+        report.setdefault("http_agreement", {})[f"{label}/{model}"] = diffs
+        print(
+            f"agreement over HTTP: {model}: logits {diffs['logits']:.2e}, "
+            f"probabilities {diffs['probabilities']:.2e}"
+        )
+        if diffs["logits"] > args.tolerance:
+            raise CheckFailed(f"{model}: CUDA and CPU logits differ over HTTP")
+    report["http"][label] = http_timings(cuda, timed_models(args), args.seconds)
 
 
 def serve_check(models_dir: Path) -> str:
@@ -221,6 +258,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=1.0, help="timing per case")
     parser.add_argument("--epochs", type=int, default=5, help="training epochs per run")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-in-process", action="store_true", help="the service only")
     parser.add_argument("--train-python", default=sys.executable, help="interpreter with torch")
     parser.add_argument("--heldout", type=Path, help="held-out inputs (bench.gpu_heldout's file)")
     parser.add_argument("--out", type=Path, help="write everything measured here as JSON")

@@ -289,3 +289,21 @@ def time_batches(
     finally:
         conn.close()
     return timings
+
+
+def time_new_shapes(server: Server, model: str, sizes: list[int]) -> list[float]:
+    """Milliseconds of one v2 binary request at each batch size, each size new to the
+    service: what a client pays when dynamic batching forms a batch of a size not seen yet."""
+    name, shape = input_of(server, model)
+    times = []
+    conn = server.connect()
+    try:
+        for rows in sizes:
+            batch = np.random.default_rng(rows).integers(0, 256, (rows, *shape[1:]), dtype=np.uint8)
+            body, headers = binary_request(name, batch)
+            started = time.perf_counter()
+            infer(conn, model, body, headers)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        conn.close()
+    return times

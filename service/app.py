@@ -43,7 +43,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     threads = settings.inference_threads
     executor = ThreadPoolExecutor(threads, thread_name_prefix="onnxruntime") if threads else None
     inline_s = inline_call_s(settings.inline_call_us, settings.batching)
-    runtime = Runtime(settings.providers, settings.intra_op_threads, settings.cpu_below_rows)
+    runtime = Runtime(
+        settings.providers,
+        settings.intra_op_threads,
+        settings.cpu_below_rows,
+        settings.cuda_conv_algo_search,
+    )
     gateway: Gateway | None = None
 
     def others_in_flight() -> bool:

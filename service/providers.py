@@ -15,6 +15,7 @@ import importlib.util
 import io
 import logging
 from pathlib import Path
+from typing import Literal
 
 import onnxruntime as ort
 
@@ -23,15 +24,22 @@ log = logging.getLogger("logitserve.providers")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
-# Exact float32 on the GPU: TF32 matmuls would differ from the CPU by more than 1e-4, and
-# buy nothing on models this small.
-PROVIDER_OPTIONS: dict[str, dict[str, str]] = {CUDA: {"use_tf32": "0"}}
+ConvAlgoSearch = Literal["HEURISTIC", "EXHAUSTIVE", "DEFAULT"]
 
 
-def with_options(provider: str) -> str | tuple[str, dict[str, str]]:
-    """The provider as ONNX Runtime's `providers=` takes it, with our options."""
-    options = PROVIDER_OPTIONS.get(provider)
-    return (provider, options) if options else provider
+def with_options(
+    provider: str, conv_algo_search: ConvAlgoSearch = "HEURISTIC"
+) -> str | tuple[str, dict[str, str]]:
+    """The provider as ONNX Runtime's `providers=` takes it, with our options.
+
+    On CUDA: exact float32 (TF32 matmuls would differ from the CPU by more than 1e-4, and buy
+    nothing on models this small), and cuDNN's convolution algorithm chosen by heuristics
+    rather than by timing every candidate: ONNX Runtime's exhaustive default runs that search
+    at each new batch size, which dynamic batching keeps producing (see BENCHMARKS.md, "GPU").
+    """
+    if provider == CUDA:
+        return (provider, {"use_tf32": "0", "cudnn_conv_algo_search": conv_algo_search})
+    return provider
 
 
 def cuda_problem() -> str | None:

@@ -69,9 +69,14 @@ class Runtime:
     """
 
     def __init__(
-        self, requested: list[str], intra_op_threads: int, cpu_below_rows: int | None = None
+        self,
+        requested: list[str],
+        intra_op_threads: int,
+        cpu_below_rows: int | None = None,
+        conv_algo_search: providers.ConvAlgoSearch = "HEURISTIC",
     ) -> None:
         self.requested = list(requested)
+        self._conv_algo_search = conv_algo_search
         self._providers, self._unusable = providers.usable(self.requested)
         self._intra_op_threads = intra_op_threads
         self._cpu_below_rows = cpu_below_rows
@@ -98,7 +103,9 @@ class Runtime:
     def _session(self, model: bytes, chosen: list[str]) -> ort.InferenceSession:
         try:
             return ort.InferenceSession(
-                model, self._options(), providers=[providers.with_options(p) for p in chosen]
+                model,
+                self._options(),
+                providers=[providers.with_options(p, self._conv_algo_search) for p in chosen],
             )
         except Exception as exc:  # ONNX Runtime raises its own types for every parse failure
             if "external data" in str(exc).lower():

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         "run on the event loop, saving the hop to a thread (default: 1000 when this process "
         "may use one CPU and batching is on, where the hop overlaps nothing; else 0)",
     )
+    cuda_conv_algo_search: Literal["HEURISTIC", "EXHAUSTIVE", "DEFAULT"] = Field(
+        "HEURISTIC",
+        description="how cuDNN picks convolution algorithms on CUDA (EXHAUSTIVE times every "
+        "candidate at each new batch size: slow first calls)",
+    )
     max_model_bytes: int = Field(256 * MIB, gt=0, description="refuse model files larger than this")
 
     # Memory.

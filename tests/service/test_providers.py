@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from service import providers
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +98,24 @@ def test_the_service_starts_without_onnxruntime_errors_and_names_its_provider(
             line["message"]
             == f"models run on CPUExecutionProvider: CUDAExecutionProvider {problem}"
         )
+
+
+def test_cuda_runs_exact_float32_with_heuristic_convolution_algorithms() -> None:
+    assert providers.with_options(providers.CUDA) == (
+        providers.CUDA,
+        {"use_tf32": "0", "cudnn_conv_algo_search": "HEURISTIC"},
+    )
+    assert providers.with_options(providers.CUDA, "EXHAUSTIVE")[1]["cudnn_conv_algo_search"] == (  # type: ignore[index]
+        "EXHAUSTIVE"
+    )
+    assert providers.with_options(providers.CPU) == providers.CPU
+
+
+def test_the_convolution_search_is_a_setting_refusing_unknown_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOGITSERVE_CUDA_CONV_ALGO_SEARCH", "EXHAUSTIVE")
+    assert Settings().cuda_conv_algo_search == "EXHAUSTIVE"
+    monkeypatch.setenv("LOGITSERVE_CUDA_CONV_ALGO_SEARCH", "FASTEST")
+    with pytest.raises(ValidationError, match="HEURISTIC"):
+        Settings()
