@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from pydantic_settings import CliApp
 
 from service import logs
+from service.server import uvicorn_options
 from service.settings import Settings
 
 
@@ -29,7 +30,7 @@ def _export(settings: Settings) -> None:
         os.environ[f"LOGITSERVE_{name.upper()}"] = str(value)
 
 
-def _fastest(module: str, fallback: str = "auto") -> str:
+def _fastest(module: str, fallback: str = "asyncio") -> str:
     try:
         __import__(module)
     except ImportError:
@@ -40,16 +41,7 @@ def _fastest(module: str, fallback: str = "auto") -> str:
 def main(argv: list[str] | None = None) -> None:
     settings = CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
     logs.configure(settings.log_level)
-    options: dict[str, Any] = dict(
-        host=settings.host,
-        port=settings.port,
-        loop=_fastest("uvloop"),
-        http=_fastest("httptools"),
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=settings.graceful_shutdown_s,
-    )
+    options: dict[str, Any] = {**uvicorn_options(settings), "loop": _fastest("uvloop")}
     if settings.workers > 1:
         _export(settings)
         uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)

@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         16_000_000, gt=0, description="refuse images declaring more pixels (before decoding)"
     )
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="largest request line and headers (431 past it)"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="time a client has to send its request headers (408 after)"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="time a client has to send its request body (408 after)"
+    )
+    max_connections: int = Field(1024, ge=1, description="open connections; more are closed")
+    max_receiving: int = Field(
+        64, ge=1, description="connections sending a request body at once (503 past it)"
+    )
     max_inflight: int = Field(
         1024, ge=1, description="requests in flight before new ones get 503 with Retry-After"
     )

@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 
 from service.app import create_app
+from service.server import uvicorn_options
 from service.settings import Settings
 
 
@@ -45,16 +46,9 @@ class RunningServer:
 @contextmanager
 def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
     settings = Settings(models_dir=models_dir, providers=["CPUExecutionProvider"], **overrides)
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        access_log=False,
-        loop="asyncio",
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
+    options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0}
+    options |= {"loop": "asyncio", "lifespan": "on", "timeout_graceful_shutdown": 5}
+    config = uvicorn.Config(create_app(settings), **options)
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)

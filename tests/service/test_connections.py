@@ -1,0 +1,159 @@
+"""Clients that hold connections: headers that never end or never stop growing, bodies that
+stall or trickle, too many connections, too many bodies at once. Each is cut off at its limit
+with a short JSON error, and the server keeps answering everyone else."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.builders import standard_repository
+from tests.servers import RunningServer, running
+
+FAST = {"header_timeout_s": 0.5, "body_timeout_s": 1.0}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return standard_repository(tmp_path_factory.mktemp("repo"))
+
+
+@contextmanager
+def connected(port: int) -> Iterator[socket.socket]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def answer(sock: socket.socket) -> tuple[int | None, bytes, float]:
+    """The status and body the server sent before closing, and when it closed."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    closed = time.monotonic()
+    if not data:
+        return None, b"", closed
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body, closed
+
+
+def predicts(server: RunningServer) -> bool:
+    r = httpx.post(
+        f"{server.url}/v1/models/tshirt/predict", json={"instances": [[20, 5, 3, 7]]}, timeout=5
+    )
+    return r.status_code == 200
+
+
+UPLOAD_HEAD = (
+    b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 40\r\n\r\n"
+)
+
+
+def test_headers_past_the_size_limit_get_431_before_they_end(repo: Path) -> None:
+    with running(repo, max_header_bytes=4096) as server, connected(server.port) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        with pytest.raises(OSError):  # the server closes while we are still sending
+            for _ in range(1024):  # up to 64 MiB, never terminated
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        status, body, _ = answer(sock)
+        assert sent < 1024 * 65536
+        assert status in (431, None)  # the 431 may be lost to the reset
+        if status == 431:
+            assert json.loads(body) == {
+                "error": "request headers larger than the limit of 4096 bytes"
+            }
+        assert predicts(server)
+
+
+def test_headers_just_under_the_limit_are_served(repo: Path) -> None:
+    with running(repo, max_header_bytes=4096) as server:
+        r = httpx.get(f"{server.url}/v2/health/live", headers={"X-Pad": "a" * 3500})
+        assert r.status_code == 200
+
+
+def test_headers_that_never_end_are_cut_off_by_the_header_deadline(repo: Path) -> None:
+    with running(repo, **FAST) as server, connected(server.port) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(3):  # a slowloris: a header line now and then, never the blank line
+            time.sleep(0.1)
+            sock.sendall(b"X-Slow: 1\r\n")
+        status, body, closed = answer(sock)
+        assert status == 408
+        assert json.loads(body) == {"error": "the request headers did not arrive within 0.5 s"}
+        assert 0.4 < closed - started < 3
+
+
+def test_a_connection_that_sends_nothing_is_closed_by_the_header_deadline(repo: Path) -> None:
+    with running(repo, **FAST) as server, connected(server.port) as sock:
+        started = time.monotonic()
+        status, _, closed = answer(sock)
+        assert status == 408 and 0.4 < closed - started < 3
+
+
+def test_a_stalled_body_gets_408_at_the_body_deadline(repo: Path) -> None:
+    with running(repo, **FAST) as server, connected(server.port) as sock:
+        sock.sendall(UPLOAD_HEAD + b"{")
+        started = time.monotonic()
+        status, body, closed = answer(sock)
+        assert status == 408
+        assert json.loads(body) == {"error": "the request body did not arrive within 1 s"}
+        assert 0.9 < closed - started < 4
+        assert predicts(server)
+
+
+def test_a_trickling_body_is_cut_off_however_steadily_it_comes(repo: Path) -> None:
+    with running(repo, **FAST) as server, connected(server.port) as sock:
+        sock.sendall(UPLOAD_HEAD)
+        started = time.monotonic()
+        with pytest.raises(OSError):
+            for _ in range(40):  # one byte every 0.1 s: 4 s for the whole body
+                sock.sendall(b" ")
+                time.sleep(0.1)
+        assert time.monotonic() - started < 3
+
+
+def test_bodies_sending_at_once_are_bounded_and_others_still_served(repo: Path) -> None:
+    with running(repo, max_receiving=2, body_timeout_s=30) as server, ExitStack() as stack:
+        for _ in range(2):
+            sock = stack.enter_context(connected(server.port))
+            sock.sendall(UPLOAD_HEAD + b"{")
+        time.sleep(0.2)
+        with connected(server.port) as third:
+            third.sendall(UPLOAD_HEAD + b"{")
+            status, body, _ = answer(third)
+        assert status == 503
+        assert "bodies" in json.loads(body)["error"]
+        assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200  # no body: served
+
+
+def test_open_connections_are_bounded(repo: Path) -> None:
+    with running(repo, max_connections=3) as server, ExitStack() as stack:
+        for _ in range(3):
+            stack.enter_context(connected(server.port))
+        time.sleep(0.2)
+        with connected(server.port) as extra:
+            status, _, _ = answer(extra)
+        assert status is None  # closed at once, nothing said
+    with running(repo, max_connections=3) as server:
+        assert predicts(server)
+
+
+def test_keep_alive_connections_serve_many_requests_within_the_deadlines(repo: Path) -> None:
+    with running(repo, **FAST) as server, httpx.Client(base_url=server.url) as client:
+        for _ in range(5):
+            r = client.post("/v1/models/tshirt/predict", json={"instances": [[20, 5, 3, 7]]})
+            assert r.status_code == 200
+            time.sleep(0.3)  # idle between requests is the keep-alive timeout's business
