@@ -7,11 +7,11 @@ import sys
 from typing import Any
 
 import uvicorn
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import CliApp
 
 from service import logs
-from service.settings import Settings
+from service.settings import Settings, describe_errors
 
 
 def _export(settings: Settings) -> None:
@@ -37,8 +37,18 @@ def _fastest(module: str, fallback: str = "auto") -> str:
     return module
 
 
+def _settings(argv: list[str]) -> Settings:
+    try:
+        return CliApp.run(Settings, cli_args=argv)
+    except ValidationError as error:
+        # A line per problem, not a traceback (which would also echo the values, secrets too).
+        for line in describe_errors(error):
+            print(f"python -m service: error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> None:
-    settings = CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
+    settings = _settings(sys.argv[1:] if argv is None else argv)
     logs.configure(settings.log_level)
     options: dict[str, Any] = dict(
         host=settings.host,

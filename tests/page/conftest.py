@@ -3,6 +3,7 @@ chromium-driver (no browser download). Screenshots are kept in build/screenshots
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -42,6 +43,8 @@ def chromium_paths() -> tuple[str, str] | None:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     paths = chromium_paths()
+    if paths is None and os.environ.get("CI"):
+        pytest.fail("CI runs the browser tests: `make test` installs chromium, yet it is not there")
     if paths is None:
         pytest.skip(
             "chromium and chromedriver are not installed: apt-get install -y chromium "

@@ -212,9 +212,11 @@ def test_the_forms_give_the_apis_probability_in_natural_units(
     fill(browser, model, row)
     box = browser.find_element("css selector", f'.result[data-model="{model}"]')
     WebDriverWait(browser, 20).until(
-        lambda _: box.get_attribute("data-state") == "done"
-        and float(box.find_element("css selector", ".bar").get_attribute("data-probability"))
-        == pytest.approx(expected["probabilities"][positive], rel=1e-5)
+        lambda _: (
+            box.get_attribute("data-state") == "done"
+            and float(box.find_element("css selector", ".bar").get_attribute("data-probability"))
+            == pytest.approx(expected["probabilities"][positive], rel=1e-5)
+        )
     )
     assert box.find_element("css selector", ".label").text == expected["label"]
     screenshot(browser, screenshots / f"page-form-{model}.png")
