@@ -3,10 +3,13 @@ image is a build argument Compose passes through, and the trainer works whoever 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,26 @@ def test_a_root_owned_folder_keeps_root(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     assert becomes(models)[:2] == (0, 0)
+
+
+def terminal_size(fd: int) -> tuple[int, int]:
+    rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    return rows, cols
+
+
+def test_a_terminal_without_a_size_gets_80_columns_and_a_sized_one_keeps_its_own() -> None:
+    sys.path.insert(0, str(ENTRYPOINT.parent))
+    try:
+        from train_entrypoint import size_terminals
+    finally:
+        sys.path.remove(str(ENTRYPOINT.parent))
+    sizeless, sized = os.openpty(), os.openpty()
+    try:
+        assert terminal_size(sizeless[1]) == (0, 0)  # what podman gives `run -t` from a script
+        fcntl.ioctl(sized[1], termios.TIOCSWINSZ, struct.pack("HHHH", 50, 132, 0, 0))
+        size_terminals([sizeless[1], sized[1]])
+        assert terminal_size(sizeless[1]) == (24, 80)
+        assert terminal_size(sized[1]) == (50, 132)
+    finally:
+        for fd in (*sizeless, *sized):
+            os.close(fd)

@@ -160,6 +160,32 @@ def test_an_uploaded_png_is_read_and_previewed(
     screenshot(browser, screenshots / "page-uploaded-png.png")
 
 
+def test_a_png_dropped_on_the_drop_zone_is_read(
+    browser: Any, shipped_server: RunningServer, tmp_path: Path
+) -> None:
+    import base64
+
+    pixels = json.loads((ROOT / "docs/examples/mnist-7.json").read_text())["instances"][0]
+    path = tmp_path / "dropped.png"
+    Image.fromarray(np.array(pixels, dtype=np.uint8).reshape(28, 28)).save(path)
+    open_page(browser, shipped_server)
+    # What the browser dispatches when a file is dropped: a drop event carrying the file.
+    browser.execute_script(
+        """
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+        const zone = document.getElementById("digit-drop");
+        for (const type of ["dragover", "drop"]) {
+          zone.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true }));
+        }
+        """,
+        base64.b64encode(path.read_bytes()).decode(),
+    )
+    assert result(browser, "mnist-cnn").get_attribute("data-label") == "7"
+    assert "dropped.png" in browser.find_element("id", "digit-drop").text
+
+
 def test_the_wide_canvas_shows_sigmoid_bars_against_the_threshold(
     browser: Any, shipped_server: RunningServer, screenshots: Path
 ) -> None:
