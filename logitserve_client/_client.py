@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import httpx
 import numpy as np
 
-from logitserve_client import _calls
-from logitserve_client._calls import Call, Image, InputTensor, Instances
+from logitserve_client import _calls, _v2
+from logitserve_client._calls import Call, Image, Instances
 from logitserve_client._errors import transport_error
 from logitserve_client._exchange import (
     default_headers,
@@ -28,6 +28,7 @@ from logitserve_client._results import (
     Predictions,
 )
 from logitserve_client._retry import RetryPolicy
+from logitserve_client._v2 import InputTensor
 
 T = TypeVar("T")
 
@@ -133,8 +134,8 @@ class Client:
         a conversion that would change a value is refused)."""
         key = (model, None if version is None else str(version))
         if key not in self._inputs:
-            self._inputs[key] = self._send(_calls.input_tensor(model, version))
-        call = _calls.infer(
+            self._inputs[key] = self._send(_v2.input_tensor(model, version))
+        call = _v2.infer(
             model,
             inputs,
             self._inputs[key],
