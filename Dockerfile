@@ -99,11 +99,14 @@ RUN mkdir -p /models /checkpoints /workspace \
  && chmod 1777 /models /checkpoints \
  && ln -s /models /workspace/models \
  && ln -s /checkpoints /workspace/checkpoints
+# `python -m training`, as the owner of /models when started as root (Compose does): what it
+# publishes into a bind mount then belongs to whoever owns the folder on the host.
+COPY deploy/train_entrypoint.py /opt/logitserve/train_entrypoint.py
 WORKDIR /workspace
 # Caches (matplotlib's fonts, torch's kernels) under a home any uid can write.
 ENV HOME=/tmp
 USER 10001
-ENTRYPOINT ["python", "-m", "training"]
+ENTRYPOINT ["python", "/opt/logitserve/train_entrypoint.py"]
 CMD ["--help"]
 
 

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: serve test train-all lint audit bench bench-peers clean
+.PHONY: serve test browser train train-all torchrun lint audit bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,18 +21,45 @@ $(VENV)/.torch-installed: scripts/install-torch.sh | $(BIN)/python
 	scripts/install-torch.sh $(BIN)/pip
 	touch $@
 
+# Training alone (no test tools): `make train` after `make serve` adds it to the same .venv.
+$(VENV)/.train-installed: pyproject.toml $(VENV)/.torch-installed
+	$(BIN)/pip install -q -e '.[train]'
+	touch $@ $(VENV)/.serve-installed
+
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.torch-installed
 	$(BIN)/pip install -q -e '.[train,dev]'
-	touch $@ $(VENV)/.serve-installed
+	touch $@ $(VENV)/.serve-installed $(VENV)/.train-installed
 
 serve: $(VENV)/.serve-installed
 	$(BIN)/python -m service --models-dir $(MODELS_DIR) --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-train-all: $(VENV)/.dev-installed
+# The page's tests drive Debian's chromium through its chromedriver (never a downloaded browser).
+# As root with apt-get (CI, containers) they are installed here; elsewhere the tests skip, saying so.
+CHROMIUM_PACKAGES := chromium chromium-driver fonts-liberation
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing $(CHROMIUM_PACKAGES) for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; \
+	else \
+	  echo "make: no chromium: the browser tests will skip (sudo apt-get install $(CHROMIUM_PACKAGES))"; \
+	fi
+
+# The training CLI: `make train ARGS="train mnist --epochs 5"` (its --help without ARGS).
+train: $(VENV)/.train-installed
+	$(BIN)/python -m training $(or $(ARGS),--help)
+
+train-all: $(VENV)/.train-installed
 	$(BIN)/python -m training train-all --models-dir $(MODELS_DIR)
+
+# Data-parallel training on this machine: `make torchrun NPROC=2 ARGS="train mnist"`.
+NPROC ?= 2
+torchrun: $(VENV)/.train-installed
+	$(BIN)/torchrun --nproc_per_node=$(NPROC) -m training $(or $(ARGS),train mnist)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .

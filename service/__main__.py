@@ -7,12 +7,12 @@ import sys
 from typing import Any
 
 import uvicorn
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import CliApp
 
 from service import logs
 from service.server import uvicorn_options
-from service.settings import Settings
+from service.settings import Settings, describe_errors
 
 
 def _export(settings: Settings) -> None:
@@ -38,8 +38,18 @@ def _fastest(module: str, fallback: str = "asyncio") -> str:
     return module
 
 
+def _settings(argv: list[str]) -> Settings:
+    try:
+        return CliApp.run(Settings, cli_args=argv)
+    except ValidationError as error:
+        # A line per problem, not a traceback (which would also echo the values, secrets too).
+        for line in describe_errors(error):
+            print(f"python -m service: error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: list[str] | None = None) -> None:
-    settings = CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
+    settings = _settings(sys.argv[1:] if argv is None else argv)
     logs.configure(settings.log_level)
     options: dict[str, Any] = {**uvicorn_options(settings), "loop": _fastest("uvloop")}
     if settings.workers > 1:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from service import __version__
-from service.api import control, errors, openapi, ops, v1, v2
+from service.api import control, errors, openapi, ops, page, v1, v2
 from service.api.context import Services
 from service.api.gateway import Gateway
 from service.metrics import Metrics
@@ -83,19 +84,25 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
 
-    app = FastAPI(
+    docs: dict[str, str | None] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    factory: Callable[..., FastAPI] = FastAPI
+    if settings.docs:
+        # Swagger UI's assets from the fastapi-offline package, served here: /docs works
+        # where no CDN can be reached. No validator: it would send the spec's URL outside.
+        factory = FastAPIOffline
+        docs = {"docs_url": "/docs", "redoc_url": None, "static_url": "/docs/static"}
+    app = factory(
         title="logitserve",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs else None,
-        openapi_url="/openapi.json" if settings.docs else None,
-        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
+        **docs,
     )
     app.state.services = services
     errors.install(app)
     openapi.install(app)
-    for router in (v1.router, v2.router, control.router, ops.router):
+    for router in (v1.router, v2.router, control.router, ops.router, page.router):
         app.include_router(router)
 
     hot = {v2.infer, v2.infer_version, v1.predict, v1.predict_version}

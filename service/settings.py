@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
+MIN_SECRET_CHARS = 16  # control token and API keys: long enough not to be guessed
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -142,12 +143,31 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         token = self.control_token.get_secret_value() if self.control_token else None
-        if token is not None and len(token) < 16:
-            raise ValueError("control_token must be at least 16 characters")
-        if any(len(key) < 16 for key in self.api_keys):
-            raise ValueError("each api key must be at least 16 characters")
+        if token is not None and len(token) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"--control-token (LOGITSERVE_CONTROL_TOKEN) must be at least "
+                f"{MIN_SECRET_CHARS} characters"
+            )
+        if any(len(key) < MIN_SECRET_CHARS for key in self.api_keys):
+            raise ValueError(
+                f"each key in --api-keys (LOGITSERVE_API_KEYS) must be at least "
+                f"{MIN_SECRET_CHARS} characters"
+            )
         if not self.providers:
-            raise ValueError("providers must name at least one execution provider")
+            raise ValueError("--providers must name at least one execution provider")
         if "*" in self.cors_origins and (self.api_keys or token):
-            raise ValueError("cors_origins='*' with credentials configured is unsafe")
+            raise ValueError("--cors-origins='*' with API keys or a control token is unsafe")
         return self
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per problem, naming the option; never the value given (it may be a secret)."""
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        where = [str(part) for part in problem["loc"]]
+        if where and where[0] in Settings.model_fields:
+            option = where[0].replace("_", "-")
+            message = f"--{option} (LOGITSERVE_{where[0].upper()}): {message}"
+        lines.append(message)
+    return lines

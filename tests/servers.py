@@ -125,7 +125,9 @@ class ServerProcess:
 def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[ServerProcess]:
     """`python -m service` in its own process: for signals and memory. Its log goes to a file
     (a pipe nobody reads would fill up and block the server)."""
+    import contextlib
     import os
+    import signal
     import socket
     import subprocess
     import sys
@@ -151,6 +153,9 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
         stdout=log,
         stderr=log,
         env={**os.environ, **{f"LOGITSERVE_{k.upper()}": v for k, v in env.items()}},
+        # Its own process group: with --workers, killing the supervisor alone would leave
+        # uvicorn's worker processes running after the test.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -167,8 +172,8 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
             raise RuntimeError(log.read().decode()[-2000:])
         yield ServerProcess(process, url, port, log)
     finally:
-        if process.poll() is None:
-            process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         log.close()
 

@@ -1,5 +1,6 @@
 """The two halves share only the model repository format: the service never imports torch or
-the training package, and training never imports the service."""
+the training package, and training never imports the service. The client stands alone: it
+talks HTTP to a server and imports neither half, nor what the server runs on."""
 
 from __future__ import annotations
 
@@ -39,6 +40,35 @@ def test_training_imports_nothing_from_the_service() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n == "service" or n.startswith("service.") for n in names), path
+
+
+def imports_of(package: str) -> set[str]:
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_client_imports_neither_half_nor_the_servers_libraries() -> None:
+    assert not imports_of("logitserve_client") & {"service", "training", "tests"}
+    modules = {m.split(".")[0] for m in imported("import logitserve_client")}
+    server_side = {
+        "service",
+        "training",
+        "fastapi",
+        "starlette",
+        "onnxruntime",
+        "torch",
+        "onnx",
+        "pydantic",
+        "uvicorn",
+    }
+    assert not modules & server_side, modules & server_side
+    assert {"httpx", "numpy"} <= modules
 
 
 def test_no_pickle_in_the_service() -> None:

@@ -1,9 +1,22 @@
 """``python -m training`` (also the ``logitserve-train`` script and ``torchrun -m training``)."""
 
-from training.cli import app
+import sys
+
+# What the `train` extra brings (pyproject.toml); `make serve` installs none of it.
+TRAIN_EXTRA = {"typer", "torch", "onnx", "onnxscript", "mlxtend", "tqdm", "matplotlib"}
+INSTALL_HINT = (
+    "the training commands need the train extra: run `make train` (torch, then "
+    "pip install -e '.[train]' into .venv)"
+)
 
 
 def main() -> None:
+    try:
+        from training.cli import app
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in TRAIN_EXTRA:
+            raise
+        sys.exit(f"python -m training: {error.name} is not installed; {INSTALL_HINT}")
     app()
 
 

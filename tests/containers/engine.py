@@ -29,7 +29,7 @@ PYTHON_IMAGE = "python:3.11-slim"
 
 NO_ENGINE = (
     "no container engine: no Docker engine answers and ../shared/containers/setup.sh "
-    "(which sets up podman) is not there"
+    "(which sets up podman) is not there; README.md, Containers, says how to install one"
 )
 
 

@@ -45,6 +45,16 @@ def served(engine: Engine, images: Images) -> Iterator[tuple[str, str]]:
         yield running
 
 
+def test_the_page_and_the_offline_docs_are_in_the_image(served: tuple[str, str]) -> None:
+    _, url = served
+    page = httpx.get(f"{url}/", timeout=10)
+    assert page.status_code == 200 and "<canvas" in page.text
+    docs = httpx.get(f"{url}/docs", timeout=10)
+    assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text
+    bundle = httpx.get(f"{url}/docs/static/swagger-ui-bundle.js", timeout=10)
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+
+
 @pytest.mark.parametrize("model", ["mnist", "mnist-cnn"])
 def test_v1_predictions_match_onnx_runtime_on_the_shipped_models(
     served: tuple[str, str], shipped_models: Path, digits: tuple[np.ndarray, np.ndarray], model: str

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.containers, pytest.mark.timeout(2400)]
 def test_the_image_runs_as_an_unprivileged_user_by_default(engine: Engine, images: Images) -> None:
     config = json.loads(engine("image", "inspect", images.train).stdout)[0]["Config"]
     assert config["User"] == "10001"
-    assert config["Entrypoint"] == ["python", "-m", "training"]
+    assert config["Entrypoint"] == ["python", "/opt/logitserve/train_entrypoint.py"]
 
 
 def test_a_dry_run_publishes_into_the_mount_and_a_running_server_serves_it(
@@ -48,3 +49,27 @@ def test_a_dry_run_publishes_into_the_mount_and_a_running_server_serves_it(
         )
         r = httpx.post(f"{url}/v1/models/mnist/predict", json={"instances": [[0] * 784]})
         assert r.status_code == 200 and len(r.json()["predictions"][0]["probabilities"]) == 10
+
+
+def test_started_as_root_it_publishes_as_the_owner_of_the_mount(
+    engine: Engine, images: Images, tmp_path: Path
+) -> None:
+    """What Compose does: the trainer starts as root and becomes the folder's owner."""
+    models = tmp_path / "models"
+    models.mkdir()
+    models.chmod(0o755)  # writable by its owner alone
+    os.chown(models, 4321, 4321)
+    trained = engine.run_to_completion(
+        images.train,
+        "--rm",
+        "--user",
+        "0:0",
+        "-v",
+        f"{models}:/models",
+        args=["train", "coffee", "--dry-run", "--quiet"],
+    )
+    assert "published coffee version 1" in trained.stdout, trained.stdout + trained.stderr
+    published = models / "coffee" / "1"
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in [published, *published.iterdir()]} == {
+        (4321, 4321)
+    }

@@ -44,23 +44,45 @@ def test_settings_come_from_the_environment_with_one_prefix(
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("args", "env", "says"),
     [
-        {"LOGITSERVE_CONTROL_TOKEN": "short"},
-        {"LOGITSERVE_API_KEYS": "tiny"},
-        {"LOGITSERVE_PROVIDERS": ""},
+        ([], {"LOGITSERVE_CONTROL_TOKEN": "short-secret"}, "--control-token"),
+        (["--control-token", "short-secret"], {}, "--control-token"),
+        ([], {"LOGITSERVE_API_KEYS": "tiny-secret"}, "--api-keys"),
+        (["--api-keys", "long-enough-key-0123,tiny-secret"], {}, "--api-keys"),
+        ([], {"LOGITSERVE_PROVIDERS": ""}, "--providers"),
     ],
 )
-def test_unsafe_settings_are_refused_at_boot(env: dict[str, str]) -> None:
+def test_unsafe_settings_are_refused_at_boot_in_one_line(
+    args: list[str], env: dict[str, str], says: str
+) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "service", "--port", "1"],
+        [sys.executable, "-m", "service", "--port", "1", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},
         timeout=60,
     )
-    assert r.returncode != 0
-    assert "must" in r.stderr
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("python -m service: error: ") and says in r.stderr
+    assert "tiny-secret" not in r.stderr and "short-secret" not in r.stderr  # never echoed
+    if says != "--providers":
+        assert "at least 16 characters" in r.stderr
+
+
+def test_an_out_of_range_option_is_named_in_one_line() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "service", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr == (
+        "python -m service: error: --port (LOGITSERVE_PORT): "
+        "Input should be less than or equal to 65535\n"
+    )
 
 
 def test_serves_on_the_given_port_and_exits_cleanly_on_sigterm(repository: Path) -> None:

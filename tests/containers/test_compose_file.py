@@ -1,0 +1,105 @@
+"""docker-compose.yml and the train image's entry point, read without an engine: the base
+image is a build argument Compose passes through, and the trainer works whoever invokes it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRYPOINT = ROOT / "deploy" / "train_entrypoint.py"
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def dockerfile_default(arg: str) -> str:
+    match = re.search(rf"^ARG {arg}=(\S+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert match, arg
+    return match.group(1)
+
+
+def test_both_builds_take_their_base_image_from_one_variable() -> None:
+    default = dockerfile_default("PYTHON_IMAGE")
+    for service in ("api", "trainer"):
+        args = compose()["services"][service]["build"]["args"]
+        # Unset, the Dockerfile's own default; set, a reachable copy of it.
+        assert args["PYTHON_IMAGE"] == f"${{LOGITSERVE_PYTHON_IMAGE:-{default}}}", service
+
+
+def test_the_trainer_starts_as_root_to_become_the_models_owner() -> None:
+    trainer = compose()["services"]["trainer"]
+    assert trainer["user"] == "${LOGITSERVE_TRAIN_USER:-0:0}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python", "/opt/logitserve/train_entrypoint.py"]' in dockerfile
+    assert "!deploy/train_entrypoint.py" in (ROOT / ".dockerignore").read_text()
+
+
+def becomes(folder: Path) -> tuple[int, int, list[int]]:
+    """(uid, gid, groups) of a process that ran the entry point's become_owner_of(folder)."""
+    code = (
+        f"import os, sys; sys.path.insert(0, {str(ENTRYPOINT.parent)!r}); "
+        "from train_entrypoint import become_owner_of; become_owner_of(sys.argv[1]); "
+        "print(os.getuid(), os.getgid(), ','.join(map(str, os.getgroups())))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    groups = [int(g) for g in out[2].split(",")] if len(out) > 2 else []
+    return int(out[0]), int(out[1]), groups
+
+
+needs_root = pytest.mark.skipif(
+    os.getuid() != 0, reason="changing users needs root, as the container's entry point has"
+)
+
+
+@needs_root
+def test_started_as_root_it_becomes_the_owner_of_the_models_folder(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    os.chown(models, 4321, 4322)
+    assert becomes(models) == (4321, 4322, [])  # no supplementary groups kept either
+
+
+@needs_root
+def test_a_root_owned_folder_keeps_root(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    assert becomes(models)[:2] == (0, 0)
+
+
+def terminal_size(fd: int) -> tuple[int, int]:
+    rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    return rows, cols
+
+
+def test_a_terminal_without_a_size_gets_80_columns_and_a_sized_one_keeps_its_own() -> None:
+    sys.path.insert(0, str(ENTRYPOINT.parent))
+    try:
+        from train_entrypoint import size_terminals
+    finally:
+        sys.path.remove(str(ENTRYPOINT.parent))
+    sizeless, sized = os.openpty(), os.openpty()
+    try:
+        assert terminal_size(sizeless[1]) == (0, 0)  # what podman gives `run -t` from a script
+        fcntl.ioctl(sized[1], termios.TIOCSWINSZ, struct.pack("HHHH", 50, 132, 0, 0))
+        size_terminals([sizeless[1], sized[1]])
+        assert terminal_size(sizeless[1]) == (24, 80)
+        assert terminal_size(sized[1]) == (50, 132)
+    finally:
+        for fd in (*sizeless, *sized):
+            os.close(fd)
