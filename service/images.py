@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
@@ -22,6 +22,23 @@ Image.MAX_IMAGE_PIXELS = None
 
 MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 MARGIN = 4  # MNIST: a 20x20 box in a 28x28 field
+# Decoded images are box-reduced until their longer side is at most this, before any work per
+# pixel: a 16-megapixel upload (or a 1 x 16,000,000 line) then costs what a 1-megapixel one
+# does, while a digit that fills a twentieth of the frame still spans 50 pixels.
+WORK_SIDE = 1024
+# Sides further apart than this are refused: no digit, nor a row of three, is that shape.
+MAX_ASPECT = 20
+EXIF_ORIENTATION = 0x0112
+# What Pillow's ImageOps.exif_transpose does per orientation, applied to the reduced image.
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def sniff(data: bytes) -> str:
@@ -35,7 +52,8 @@ def sniff(data: bytes) -> str:
 
 
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
-    """Grayscale float32 pixels (0-255) of a PNG or JPEG, EXIF rotation applied."""
+    """Grayscale float32 pixels (0-255) of a PNG or JPEG, EXIF rotation applied, reduced to
+    WORK_SIDE pixels on the longer side."""
     kind = sniff(data)
     try:
         image: Image.Image = Image.open(io.BytesIO(data), formats=[kind])
@@ -46,35 +64,61 @@ def decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise PayloadTooLarge(
             f"the image declares {width}x{height} pixels, more than the limit of {max_pixels}"
         )
+    if max(width, height) > MAX_ASPECT * max(min(width, height), 1):
+        # A 1 x 16,000,000 PNG is a few kilobytes, under the pixel limit, and decodes through
+        # row buffers of its full width: refused before decoding.
+        raise InvalidInput(
+            f"the image is {width}x{height} pixels: sides more than {MAX_ASPECT} times apart "
+            "are not a digit or a row of digits"
+        )
     if kind == "JPEG":
         # Decode big photos at a reduced scale straight from the DCT: far less work and memory.
         image.draft("L", (max(width // 8, 256), max(height // 8, 256)))
     try:
+        orientation = image.getexif().get(EXIF_ORIENTATION)
         image.load()
-        image = ImageOps.exif_transpose(image) or image
-        return _grayscale(image)
+        gray = _reduced(_gray(image))
+        del image  # the full-size decode goes before anything else is allocated
+        turn = TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+        return _float_pixels(gray.transpose(turn) if turn is not None else gray)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise InvalidInput(f"undecodable {kind} image (truncated or corrupt)") from None
 
 
-def _grayscale(image: Image.Image) -> np.ndarray:
+def _gray(image: Image.Image) -> Image.Image:
+    """One 8-bit plane of ink or brightness ("L"), or 32-bit values ("I", "F") as they are,
+    made by Pillow: at full size, nothing wider than a byte per pixel is added."""
     mode = image.mode
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         mode = image.mode
     if mode in ("RGBA", "LA", "PA"):
-        alpha = np.asarray(image.getchannel("A"), dtype=np.float32)
-        if alpha.min() < 255:
+        if image.getextrema()[-1][0] < 255:
             # A drawing on a transparent canvas: the ink is where it is opaque, whatever its colour.
-            return alpha
-        image = image.convert("L")
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") else max(float(values.max()), 1.0)
-        return (np.clip(values, 0, top) * (255.0 / top)).astype(np.float32)
+            return image.getchannel("A")
+        return image.convert("L")
+    if mode.startswith("I;16"):
+        wide = np.asarray(image, dtype=np.uint16)
+        return Image.fromarray((wide >> 8).astype(np.uint8))
+    if mode in ("I", "F", "L"):
+        return image
     if mode == "CMYK":
         image = image.convert("RGB")
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    return image.convert("L")
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """The image box-reduced (each output pixel the mean of a block) to WORK_SIDE at most."""
+    factor = -(-max(image.size) // WORK_SIDE)
+    return image.reduce(factor) if factor > 1 else image
+
+
+def _float_pixels(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = max(float(values.max()), 1.0)
+        return (np.clip(values, 0, top) * (255.0 / top)).astype(np.float32)
+    return np.asarray(image, dtype=np.float32)
 
 
 def to_model_input(pixels: np.ndarray, height: int, width: int) -> np.ndarray:

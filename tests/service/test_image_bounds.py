@@ -1,0 +1,90 @@
+"""The work one upload can cause is bounded by what the model needs, not by what the file
+declares: the worst images under the default pixel limit (16 megapixels of RGBA, square or as
+wide as allowed) cost a fresh process about what decoding them once costs, and a line of
+1 x 16,000,000 pixels is refused before decoding."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from service import images
+from service.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 16_000_000  # Settings.max_image_pixels
+MIB = 1024 * 1024
+
+PEAK = """
+import sys, time
+from service import images
+
+def peak():  # this process's high-water resident memory (ru_maxrss counts the parent's too)
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmHWM:"))
+
+data = open(sys.argv[1], "rb").read()
+before = peak()
+started = time.process_time()
+for _ in range(4):
+    rows = images.to_model_input(images.decode(data, 16_000_000), 28, 28)
+    assert rows.shape == (28, 28)
+print(peak() - before, time.process_time() - started)
+"""
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def line() -> bytes:
+    """1 x 16,000,000 RGBA: a few kilobytes of PNG, under the pixel limit."""
+    image = Image.new("RGBA", (LIMIT, 1), (255, 255, 255, 255))
+    image.paste((0, 0, 0, 255), (LIMIT // 2, 0, LIMIT // 2 + 50_000, 1))
+    return png(image)
+
+
+def photo(width: int = 4000, height: int = 4000) -> bytes:
+    """A digit drawn large on white paper, RGBA."""
+    image = Image.new("RGBA", (width, height), (255, 255, 255, 255))
+    box = (width // 3, height // 5, 2 * width // 3, 4 * height // 5)
+    ImageDraw.Draw(image).ellipse(box, outline=(0, 0, 0, 255), width=max(2, height // 20))
+    return png(image)
+
+
+def widest() -> bytes:
+    """About the widest shape allowed (20:1) at the pixel limit: 17,880 x 894."""
+    return photo(17_880, 894)
+
+
+def test_a_line_of_sixteen_million_pixels_is_refused_before_decoding() -> None:
+    with pytest.raises(InvalidInput, match="16000000x1 pixels: sides more than 20 times apart"):
+        images.decode(line(), LIMIT)
+
+
+@pytest.mark.parametrize("make", [photo, widest], ids=["4000x4000", "17880x894"])
+def test_the_worst_images_at_the_default_limit_cost_about_one_decode(
+    make: object, tmp_path: Path
+) -> None:
+    path = tmp_path / "upload.png"
+    path.write_bytes(make())  # type: ignore[operator]
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    peak, cpu_s = (float(v) for v in done.stdout.split())
+    # Decoding 16 M RGBA pixels alone takes 61 MiB, one byte per pixel of ink 15 more; all
+    # else works on a copy reduced to 1,024 pixels a side.
+    assert peak < 96 * MIB, f"peak grew by {peak / MIB:.0f} MiB"
+    assert cpu_s < 8, f"{cpu_s:.1f} s of CPU for four uploads"
