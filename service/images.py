@@ -93,7 +93,8 @@ def _gray(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         mode = image.mode
     if mode in ("RGBA", "LA", "PA"):
-        if image.getextrema()[-1][0] < 255:
+        alpha_range = image.getextrema()[-1]  # per band (low, high); alpha is the last
+        if isinstance(alpha_range, tuple) and alpha_range[0] < 255:
             # A drawing on a transparent canvas: the ink is where it is opaque, whatever its colour.
             return image.getchannel("A")
         return image.convert("L")
