@@ -1,19 +1,17 @@
 """Prometheus metrics: requests, latency split into queue / inference / total, batch sizes,
 and the execution provider each model version really uses.
 
-Label children are cached: `labels()` costs a lock and a dict lookup per call, which is
-measurable on the hot path.
+Plain values in, nothing of the service's own types: the registry reports its models as
+rows, and each loaded version gets its own `VersionMetrics`, whose label children are bound
+once (`labels()` costs a lock and a dict lookup, which is measurable on the hot path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-if TYPE_CHECKING:
-    from service.registry import ModelStatus
 
 LATENCY_BUCKETS = (
     0.0001,
@@ -33,23 +31,65 @@ LATENCY_BUCKETS = (
 )
 BATCH_BUCKETS = tuple(float(2**i) for i in range(14))  # 1 .. 8192 rows
 
+# A model version as the readiness gauge sees it: (model, version, provider in use, or None
+# when the version is not ready).
+ReadyRow = tuple[str, int, str | None]
+
+
+class _Children:
+    """A labelled metric whose children are cached by their label values."""
+
+    __slots__ = ("_metric", "_children")
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *labels: str) -> Any:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self._metric.labels(*labels)
+        return child
+
+
+class VersionMetrics:
+    """What one model version reports, with its label children bound."""
+
+    __slots__ = ("observe_batch", "_queue", "_inference", "_failures")
+
+    def __init__(self, batch: Any, queue: Any, inference: Any, failures: Any) -> None:
+        self.observe_batch: Callable[[float], None] = batch.observe  # rows per call
+        self._queue, self._inference, self._failures = queue, inference, failures
+
+    def call(self, queue_s: float, infer_s: float) -> None:
+        """A request's wait for its batch, and the batched call it was part of."""
+        self._queue.observe(queue_s)
+        self._inference.observe(infer_s)
+
+    def failure(self) -> None:
+        self._failures.inc()
+
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, inflight: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self._requests = Counter(
-            "logitserve_requests",
-            "HTTP requests by model, version, endpoint and status",
-            ["model", "version", "endpoint", "status"],
-            registry=r,
+        self._requests = _Children(
+            Counter(
+                "logitserve_requests",
+                "HTTP requests by model, version, endpoint and status",
+                ["model", "version", "endpoint", "status"],
+                registry=r,
+            )
         )
-        self._total = Histogram(
-            "logitserve_request_seconds",
-            "Time from request start to response, by endpoint",
-            ["model", "endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self._total = _Children(
+            Histogram(
+                "logitserve_request_seconds",
+                "Time from request start to response, by endpoint",
+                ["model", "endpoint"],
+                buckets=LATENCY_BUCKETS,
+                registry=r,
+            )
         )
         self._queue = Histogram(
             "logitserve_queue_seconds",
@@ -78,12 +118,16 @@ class Metrics:
             ["model", "version", "provider"],
             registry=r,
         )
-        self.inflight = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
-        self._rejected = Counter(
-            "logitserve_rejected",
-            "Requests refused before any work, by reason",
-            ["reason"],
-            registry=r,
+        gauge = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
+        if inflight is not None:
+            gauge.set_function(inflight)
+        self._rejected = _Children(
+            Counter(
+                "logitserve_rejected",
+                "Requests refused before any work, by reason",
+                ["reason"],
+                registry=r,
+            )
         )
         self._failures = Counter(
             "logitserve_inference_failures",
@@ -91,38 +135,28 @@ class Metrics:
             ["model", "version"],
             registry=r,
         )
-        self._cache: dict[tuple[str, ...], object] = {}
-
-    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
-        key = (metric._name, *labels)
-        child = self._cache.get(key)
-        if child is None:
-            child = self._cache[key] = metric.labels(*labels)
-        return child
 
     def request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
-        self._child(self._requests, model, version, endpoint, str(status)).inc()
-        self._child(self._total, model, endpoint).observe(seconds)
+        self._requests(model, version, endpoint, str(status)).inc()
+        self._total(model, endpoint).observe(seconds)
 
-    def inference(self, model: str, version: str, queue_s: float, infer_s: float) -> None:
-        self._child(self._queue, model, version).observe(queue_s)
-        self._child(self._inference, model, version).observe(infer_s)
-
-    def batch_observer(self, model: str, version: str) -> Callable[[int], None]:
-        return self._batch.labels(model, version).observe
-
-    def failure(self, model: str, version: str) -> None:
-        self._child(self._failures, model, version).inc()
+    def version(self, model: str, version: str) -> VersionMetrics:
+        """The metrics of one model version, to be held by the loaded version."""
+        return VersionMetrics(
+            self._batch.labels(model, version),
+            self._queue.labels(model, version),
+            self._inference.labels(model, version),
+            self._failures.labels(model, version),
+        )
 
     def rejected(self, reason: str) -> None:
-        self._child(self._rejected, reason).inc()
+        self._rejected(reason).inc()
 
-    def set_models(self, models: Mapping[str, ModelStatus]) -> None:
+    def set_models(self, rows: Iterable[ReadyRow]) -> None:
         self._ready.clear()
-        for name, status in models.items():
-            for number, version in status.versions.items():
-                provider = version.model.session.provider if version.model else "none"
-                self._ready.labels(name, str(number), provider).set(1 if version.model else 0)
+        for model, version, provider in rows:
+            ready = provider is not None
+            self._ready.labels(model, str(version), provider or "none").set(1 if ready else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
