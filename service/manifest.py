@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,11 +33,12 @@ class InputSpec(BaseModel):
     image: ImageSpec | None = None
     features: list[Feature] | None = None
 
-    @property
+    # Read on every request: computed once (a manifest is never changed once read).
+    @cached_property
     def row_shape(self) -> tuple[int, ...]:
         return tuple(self.shape[1:])
 
-    @property
+    @cached_property
     def row_size(self) -> int:
         return math.prod(self.shape[1:])
 

@@ -42,7 +42,7 @@ class RequestTensor:
     content: Content
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RequestedOutput:
     name: str
     classification: int = 0  # > 0: the top k classes as 'score:index:label' strings

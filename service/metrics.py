@@ -2,8 +2,9 @@
 and the execution provider each model version really uses.
 
 Plain values in, nothing of the service's own types: the registry reports its models as
-rows, and each loaded version gets its own `VersionMetrics`, whose label children are bound
-once (`labels()` costs a lock and a dict lookup, which is measurable on the hot path).
+rows, and each loaded version gets its own `VersionMetrics`. Label children on the hot path
+are looked up once and kept (`labels()` costs a lock and a dict lookup, which is measurable
+there).
 """
 
 from __future__ import annotations
@@ -36,22 +37,6 @@ BATCH_BUCKETS = tuple(float(2**i) for i in range(14))  # 1 .. 8192 rows
 ReadyRow = tuple[str, int, str | None]
 
 
-class _Children:
-    """A labelled metric whose children are cached by their label values."""
-
-    __slots__ = ("_metric", "_children")
-
-    def __init__(self, metric: Counter | Histogram) -> None:
-        self._metric = metric
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def __call__(self, *labels: str) -> Any:
-        child = self._children.get(labels)
-        if child is None:
-            child = self._children[labels] = self._metric.labels(*labels)
-        return child
-
-
 class VersionMetrics:
     """What one model version reports, with its label children bound."""
 
@@ -74,23 +59,21 @@ class Metrics:
     def __init__(self, inflight: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self._requests = _Children(
-            Counter(
-                "logitserve_requests",
-                "HTTP requests by model, version, endpoint and status",
-                ["model", "version", "endpoint", "status"],
-                registry=r,
-            )
+        self._requests = Counter(
+            "logitserve_requests",
+            "HTTP requests by model, version, endpoint and status",
+            ["model", "version", "endpoint", "status"],
+            registry=r,
         )
-        self._total = _Children(
-            Histogram(
-                "logitserve_request_seconds",
-                "Time from request start to response, by endpoint",
-                ["model", "endpoint"],
-                buckets=LATENCY_BUCKETS,
-                registry=r,
-            )
+        self._total = Histogram(
+            "logitserve_request_seconds",
+            "Time from request start to response, by endpoint",
+            ["model", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
+        # Both children of a request's labels, found with one lookup.
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._queue = Histogram(
             "logitserve_queue_seconds",
             "Time a request waited for its batch to start",
@@ -121,13 +104,11 @@ class Metrics:
         gauge = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
         if inflight is not None:
             gauge.set_function(inflight)
-        self._rejected = _Children(
-            Counter(
-                "logitserve_rejected",
-                "Requests refused before any work, by reason",
-                ["reason"],
-                registry=r,
-            )
+        self._rejected = Counter(
+            "logitserve_rejected",
+            "Requests refused before any work, by reason",
+            ["reason"],
+            registry=r,
         )
         self._failures = Counter(
             "logitserve_inference_failures",
@@ -137,8 +118,16 @@ class Metrics:
         )
 
     def request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
-        self._requests(model, version, endpoint, str(status)).inc()
-        self._total(model, endpoint).observe(seconds)
+        key = (model, version, endpoint, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self._requests.labels(model, version, endpoint, str(status)),
+                self._total.labels(model, endpoint),
+            )
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
     def version(self, model: str, version: str) -> VersionMetrics:
         """The metrics of one model version, to be held by the loaded version."""
@@ -150,7 +139,7 @@ class Metrics:
         )
 
     def rejected(self, reason: str) -> None:
-        self._rejected(reason).inc()
+        self._rejected.labels(reason).inc()  # rare: no cache
 
     def set_models(self, rows: Iterable[ReadyRow]) -> None:
         self._ready.clear()

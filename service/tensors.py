@@ -81,20 +81,22 @@ class RawBytes:
         self.label = label
 
     def array(self, datatype: str, shape: tuple[int, ...], what: str) -> np.ndarray:
-        dtype = DATATYPES[datatype].numpy
+        dtype = _LITTLE_ENDIAN[datatype]
         expected = math.prod(shape) * dtype.itemsize
         if len(self.data) != expected:
             raise InvalidInput(
                 f"{what}: shape {list(shape)} needs {expected} bytes, "
                 f"{self.label} is {len(self.data)}"
             )
-        values = np.frombuffer(self.data, dtype=dtype.newbyteorder("<"))
+        values = np.frombuffer(self.data, dtype=dtype)
         if values.dtype == np.float32 and not np.isfinite(values).all():
             raise InvalidInput(f"{what}: values must be finite (no NaN or Infinity)")
         return values
 
 
 Content = Values | WholeNumbers | RawBytes
+
+_LITTLE_ENDIAN = {name: datatype.numpy.newbyteorder("<") for name, datatype in DATATYPES.items()}
 
 
 def check_shape(shape: Sequence[object], what: str, max_elements: int) -> tuple[int, ...]:

@@ -29,11 +29,6 @@ class InFlightLimit:
         self._limit = limit
         self._on_refusal = on_refusal
 
-    @staticmethod
-    def counts(path: str) -> bool:
-        """Whether a request for `path` counts (and can be refused): all but health and metrics."""
-        return path not in EXEMPT
-
     def refusal(self) -> Overloaded | None:
         """For a counted request, already counted."""
         if self._inflight.count <= self._limit:
@@ -87,9 +82,6 @@ class ApiKeys:
 
     def __init__(self, keys: list[str]) -> None:
         self._keys = [key.encode() for key in keys]
-
-    def __bool__(self) -> bool:
-        return bool(self._keys)
 
     def refusal(self, authorization: bytes | None, api_key: bytes | None) -> Unauthorized | None:
         given = api_key

@@ -35,9 +35,9 @@ class RequestContext:
     def serving(self, model: LoadedModel, endpoint: str) -> None:
         self.model, self.version, self.endpoint = model.name, str(model.version), endpoint
 
-    def adopt(self, request_id: str | None) -> None:
+    def adopt(self, request_id: str) -> None:
         """A request id from the body (v2's `id`), unless the client sent one in a header."""
-        if request_id and not self.request_id_from_client and is_safe(request_id):
+        if not self.request_id_from_client and is_safe(request_id):
             self.request_id = request_id
 
 

@@ -18,7 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from service import logs
 from service.api.access import AccessRecord
-from service.api.admission import ApiKeys, BodyLimit, InFlightLimit, query_credentials
+from service.api.admission import EXEMPT, ApiKeys, BodyLimit, InFlightLimit, query_credentials
 from service.api.context import RequestContext
 from service.api.errors import error_response, internal_error_response
 from service.api.request_ids import RequestIds
@@ -49,6 +49,7 @@ class Gateway:
         )
         self._body = BodyLimit(settings.max_body_bytes)
         self._keys = ApiKeys(settings.api_keys)
+        self._keyed = bool(settings.api_keys)
         self._access = AccessRecord(metrics, settings.access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,7 +86,7 @@ class Gateway:
                 ]
             await send(message)
 
-        counted = self._limit.counts(path)
+        counted = path not in EXEMPT  # health and metrics are neither counted nor refused
         if counted:
             self._inflight.enter()
         try:
@@ -131,9 +132,9 @@ class Gateway:
         query: bytes = scope.get("query_string", b"")
         if refusal is None and query:
             refusal = query_credentials(query)
-        if refusal is None:
+        if refusal is None and declared is not None:
             refusal = self._body.refusal(declared)
-        if refusal is None and matched is not None and self._keys:
+        if refusal is None and matched is not None and self._keyed:
             refusal = self._keys.refusal(auth, api_key)
         return refusal
 

@@ -124,7 +124,8 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     ctx.serving(model, "v2_infer")
     body = await read_body(request, svc.settings.max_body_bytes)
     inference = v2_codec.decode(body, request.headers.get(binary.HEADER))
-    ctx.adopt(inference.id)
+    if inference.id is not None:
+        ctx.adopt(inference.id)
     return v2_codec.encode(await svc.dataplane.infer(model, inference))
 
 

@@ -164,7 +164,11 @@ def encode(response: InferenceResponse) -> BytesResponse:
             "shape": tensor.shape,
         }
         if tensor.binary:
-            blob = _binary_blob(tensor.data)
+            data = tensor.data
+            if type(data) is np.ndarray:
+                blob = np.ascontiguousarray(data, dtype="<f4").tobytes()
+            else:
+                blob = binary.encode_bytes_tensor([s.encode() for s in data])
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
@@ -177,11 +181,8 @@ def encode(response: InferenceResponse) -> BytesResponse:
     return BytesResponse(
         b"".join([header, *blobs]),
         b"application/octet-stream",
-        (binary.HEADER.encode(), str(len(header)).encode()),
+        (_HEADER, str(len(header)).encode()),
     )
 
 
-def _binary_blob(data: np.ndarray | list[str]) -> bytes:
-    if type(data) is np.ndarray:
-        return np.ascontiguousarray(data, dtype="<f4").tobytes()
-    return binary.encode_bytes_tensor([s.encode() for s in data])
+_HEADER = binary.HEADER.encode()

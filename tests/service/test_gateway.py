@@ -65,8 +65,6 @@ def test_the_inflight_limit_refuses_past_it_and_says_so_once_per_refusal() -> No
         assert limit.refusal() is None
     inflight.enter()
     assert isinstance(limit.refusal(), Overloaded) and refused == [1]
-    assert not limit.counts("/v2/health/ready") and not limit.counts("/metrics")
-    assert limit.counts("/v2/models/m/infer")
 
 
 @pytest.mark.parametrize("query", [b"token=x", b"a=1&API_KEY=x", b"password=", b"auth=1"])
@@ -115,7 +113,6 @@ def test_api_keys_come_as_a_bearer_token_or_x_api_key(
     refusal = keys.refusal(authorization, api_key)
     assert (refusal is None) is accepted
     assert refusal is None or isinstance(refusal, Unauthorized)
-    assert keys and not ApiKeys([])
 
 
 # -- the route table ---------------------------------------------------------------------------
