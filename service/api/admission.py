@@ -17,6 +17,7 @@ from starlette.types import Message, Receive
 from service.errors import InvalidInput, Overloaded, PayloadTooLarge, Unauthorized
 from service.inflight import InFlight
 
+# Never counted in flight, never refused for it: health and metrics must answer under load.
 EXEMPT = frozenset({"/v2/health/live", "/v2/health/ready", "/metrics"})
 CREDENTIAL_PARAMS = frozenset(
     {"token", "access_token", "api_key", "apikey", "api-key", "key", "password", "auth"}
