@@ -12,7 +12,7 @@ bodies do it in api/v2_codec.py; gRPC's messages map field for field:
       raw_input_contents[i]                    inputs[i].content = RawBytes(raw, "raw_input_...")
       outputs[j].name                          outputs[j].name
       outputs[j].parameters["classification"]  outputs[j].classification
-      (no outputs)                             outputs = None: every output
+      (no outputs: an empty list)              outputs = None: every output
 
     InferenceResponse                        ModelInferResponse
       model_name, model_version, id            model_name, model_version, id
@@ -20,8 +20,9 @@ bodies do it in api/v2_codec.py; gRPC's messages map field for field:
       outputs[j]: BYTES strings                outputs[j].contents.bytes_contents
 
 What is checked where: a codec checks that its wire format is well formed (types, sizes of
-binary parts); the data plane checks the request against the model (input name, datatype,
-shape, limits, output names) and is the same for every transport.
+binary parts, a classification that is a non-negative integer); the data plane checks the
+request against the model (the id's length, input name, datatype, shape, limits, output
+names) and is the same for every transport.
 """
 
 from __future__ import annotations
