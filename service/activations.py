@@ -14,7 +14,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax: subtracting each row's maximum keeps every exp() in (0, 1].
 
     The rows are reduced in column-major order: numpy reduces a short inner axis (10
-    classes) one row at a time, six times slower at 1,024 rows than across columns.
+    classes) one row at a time, far slower at large batches (BENCHMARKS.md, Process tuning).
     """
     columns = np.asfortranarray(logits)
     shifted = columns - columns.max(axis=1, keepdims=True)
@@ -31,6 +31,3 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     positive = 1 / (1 + e)  # sigmoid(|z|)
     probs: np.ndarray = np.where(logits >= 0, positive, e * positive)
     return probs.astype(logits.dtype, copy=False)
-
-
-ACTIVATIONS = {"softmax": softmax, "sigmoid": sigmoid}

@@ -1,5 +1,6 @@
-"""The application factory: settings in, a ready-to-serve ASGI app out. Models load in the
-lifespan (never at import), and a watcher keeps the registry in step with the disk."""
+"""The application factory: settings in, a ready-to-serve ASGI app out. It only assembles:
+each collaborator is made once and handed to those that need it. Models load in the lifespan
+(never at import), and a watcher keeps the registry in step with the disk."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
@@ -19,7 +19,12 @@ from service import __version__
 from service.api import control, errors, openapi, ops, page, v1, v2
 from service.api.context import Services
 from service.api.gateway import Gateway
+from service.api.routes import RouteTable
+from service.batching import BatchOptions
+from service.dataplane import DataPlane
+from service.inflight import InFlight
 from service.metrics import Metrics
+from service.model import ModelLoader
 from service.registry import Registry
 from service.runtime import Runtime
 from service.settings import Settings
@@ -40,23 +45,28 @@ model repository extensions. Models output logits; probabilities are computed he
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
-    metrics = Metrics()
+    inflight = InFlight()
+    metrics = Metrics(inflight=inflight.current)
     threads = settings.inference_threads
     executor = ThreadPoolExecutor(threads, thread_name_prefix="onnxruntime") if threads else None
     inline_s = inline_call_s(settings.inline_call_us, settings.batching)
+    batching = BatchOptions(
+        executor=executor,
+        enabled=settings.batching,
+        max_batch_rows=settings.max_batch_size,
+        max_wait_s=settings.max_batch_wait_us / 1e6,
+        inline_s=inline_s,
+        others_in_flight=inflight.others,
+    )
     runtime = Runtime(
         settings.providers,
         settings.intra_op_threads,
         settings.cpu_below_rows,
         settings.cuda_conv_algo_search,
     )
-    gateway: Gateway | None = None
-
-    def others_in_flight() -> bool:
-        return gateway is not None and gateway.inflight > 1
-
-    registry = Registry(settings, runtime, executor, inline_s, metrics, others_in_flight)
-    services = Services(settings, registry, metrics)
+    loader = ModelLoader(runtime, settings.max_model_bytes, batching, metrics)
+    registry = Registry(settings.models_dir, loader, on_publish=metrics.set_models)
+    services = Services(settings, registry, DataPlane(registry, settings.max_instances), metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,15 +115,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     for router in (v1.router, v2.router, control.router, ops.router, page.router):
         app.include_router(router)
 
-    hot = {v2.infer, v2.infer_version, v1.predict, v1.predict_version}
-    hot_routes = [
-        route
-        for router in (v1.router, v2.router)
-        for route in router.routes
-        if isinstance(route, APIRoute) and route.endpoint in hot
-    ]
-    gateway = Gateway(app, services, hot_routes)
-    metrics.inflight.set_function(lambda: gateway.inflight if gateway else 0)
+    routes = RouteTable([*v2.router.predictions, *v1.router.predictions])
+    gateway = Gateway(app, routes, settings, inflight, metrics)
     if not settings.cors_origins:
         return gateway
     return CORSMiddleware(
@@ -133,4 +136,4 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 
 async def _watch_after_first(registry: Registry, interval: float) -> None:
     await asyncio.sleep(interval)
-    await registry.watch()
+    await registry.watch(interval)

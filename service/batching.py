@@ -2,10 +2,10 @@
 
 While a call runs on the inference thread, the event loop keeps reading requests; when the
 call returns, everything that queued up meanwhile goes into the next call (up to
-`max_rows`). So a lone request never waits, and under load the per-call overhead of ONNX
-Runtime and of the thread hop is paid once per batch instead of once per request.
-`max_wait_s` optionally holds a batch open a little longer, but only while other requests
-are in flight and could still join it.
+`max_batch_rows`; a larger request runs whole, alone). So a lone request never waits, and
+under load the per-call overhead of ONNX Runtime and of the thread hop is paid once per
+batch instead of once per request. `max_wait_s` optionally holds a batch open a little
+longer, but only while other requests are in flight and could still join it.
 
 A call expected to take less than `inline_s` (its rows times the CPU time per row of the
 model's recent calls) runs on the event loop itself: on one core there is nothing to overlap
@@ -37,7 +37,6 @@ class BatchResult:
     outputs: tuple[np.ndarray, ...]  # this request's rows of each output of the call
     queue_s: float  # from arrival at the batcher to the start of its call
     infer_s: float  # the call itself (ONNX Runtime, then the activation)
-    batch_rows: int  # rows in the call this request was part of
 
 
 @dataclass
@@ -55,7 +54,7 @@ class Batcher:
         *,
         inline_s: float = 0.0,
         enabled: bool,
-        max_rows: int,
+        max_batch_rows: int,
         max_wait_s: float,
         others_in_flight: Callable[[], bool],
         observe_batch: Callable[[int], None],
@@ -66,7 +65,7 @@ class Batcher:
         # CPU seconds per row of the recent calls; unknown until a first call (on the thread).
         self._row_s = math.inf
         self._enabled = enabled
-        self._max_rows = max_rows
+        self._max_batch_rows = max_batch_rows
         self._max_wait_s = max_wait_s
         self._others_in_flight = others_in_flight
         self._observe_batch = observe_batch
@@ -81,7 +80,7 @@ class Batcher:
             started = time.perf_counter()
             outputs = await self._call(rows)
             self._observe_batch(len(rows))
-            return BatchResult(outputs, 0.0, time.perf_counter() - started, len(rows))
+            return BatchResult(outputs, 0.0, time.perf_counter() - started)
         job = _Job(rows, loop.create_future(), time.perf_counter())
         self._queue.append(job)
         if not self._draining:
@@ -90,9 +89,8 @@ class Batcher:
         return await job.future
 
     async def _call(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        # Calls are timed only where the timing decides something: timing every call on
-        # the thread cost 9-24% of single requests at one connection here (wrk A/B; the
-        # clock itself reads in 0.3 us, so the cause is not understood).
+        # Calls are timed only where the timing decides something: timing every call
+        # measured slower at one connection (BENCHMARKS.md, Process tuning).
         run = self._timed if self._inline_s > 0 else self._run
         if self._on_loop(len(rows)):
             return run(rows)
@@ -113,7 +111,7 @@ class Batcher:
     def _take(self) -> list[_Job]:
         jobs = [self._queue.popleft()]
         rows = len(jobs[0].rows)
-        while self._queue and rows + len(self._queue[0].rows) <= self._max_rows:
+        while self._queue and rows + len(self._queue[0].rows) <= self._max_batch_rows:
             job = self._queue.popleft()
             jobs.append(job)
             rows += len(job.rows)
@@ -150,9 +148,31 @@ class Batcher:
                     n = len(job.rows)
                     if not job.future.done():
                         part = tuple([output[offset : offset + n] for output in outputs])
-                        job.future.set_result(
-                            BatchResult(part, started - job.arrived, infer_s, len(batch))
-                        )
+                        job.future.set_result(BatchResult(part, started - job.arrived, infer_s))
                     offset += n
         finally:
             self._draining = False
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How every model version's calls are batched and where they run."""
+
+    executor: Executor | None
+    enabled: bool
+    max_batch_rows: int
+    max_wait_s: float
+    inline_s: float
+    others_in_flight: Callable[[], bool]  # whether requests besides the caller's are in flight
+
+    def batcher(self, run: Run, observe_batch: Callable[[int], None]) -> Batcher:
+        return Batcher(
+            run,
+            self.executor,
+            inline_s=self.inline_s,
+            enabled=self.enabled,
+            max_batch_rows=self.max_batch_rows,
+            max_wait_s=self.max_wait_s,
+            others_in_flight=self.others_in_flight,
+            observe_batch=observe_batch,
+        )

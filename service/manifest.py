@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Task = Literal["multiclass", "binary", "multilabel"]
-
-# Datatypes a model input may declare; the graph's element type must agree.
-INPUT_DATATYPES = ("UINT8", "FP32")
+from service.tasks import TASKS
 
 
 class ImageSpec(BaseModel):
@@ -35,13 +33,20 @@ class InputSpec(BaseModel):
     image: ImageSpec | None = None
     features: list[Feature] | None = None
 
-    @property
+    # Read on every request: computed once (a manifest is never changed once read).
+    @cached_property
     def row_shape(self) -> tuple[int, ...]:
         return tuple(self.shape[1:])
 
-    @property
+    @cached_property
     def row_size(self) -> int:
         return math.prod(self.shape[1:])
+
+    def describe_row(self) -> str:
+        """What one instance is, in words, for error messages."""
+        if self.kind == "image" and self.image is not None:
+            return f"a {self.image.height}x{self.image.width} image, pixels 0-255"
+        return "features " + ", ".join(f.name for f in self.features or [])
 
     @model_validator(mode="after")
     def _consistent(self) -> InputSpec:
@@ -78,7 +83,7 @@ class Manifest(BaseModel):
     format: Literal[1]
     name: str
     version: int = Field(gt=0)
-    task: Task
+    task: str
     labels: list[str] = Field(min_length=1, max_length=100_000)
     input: InputSpec
     output: OutputSpec
@@ -91,27 +96,21 @@ class Manifest(BaseModel):
     created_at: str | None = None
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
-    @property
-    def classes(self) -> int:
-        """How many probabilities a prediction has (binary: 2, negative and positive)."""
-        return 2 if self.task == "binary" else self.output.width
-
-    @property
-    def default_threshold(self) -> float:
-        return self.threshold if self.threshold is not None else 0.5
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        if task not in TASKS:
+            raise ValueError(f"the task must be one of {', '.join(TASKS)}")
+        return task
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
-        expected = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}
-        if self.output.activation != expected[self.task]:
-            raise ValueError(f"a {self.task} model's activation must be {expected[self.task]}")
+        policy = TASKS[self.task]
+        if self.output.activation != policy.activation:
+            raise ValueError(f"a {self.task} model's activation must be {policy.activation}")
         if self.output.shape[0] != -1 or self.output.shape[1] <= 0:
             raise ValueError("output.shape must be [-1, K]")
-        if self.task == "binary":
-            if self.output.width != 1 or len(self.labels) != 2:
-                raise ValueError("a binary model has output [-1, 1] and two labels")
-        elif len(self.labels) != self.output.width:
-            raise ValueError("labels must name every output column")
-        if self.task == "multiclass" and self.output.width < 2:
-            raise ValueError("a multiclass model needs at least two classes")
+        problem = policy.check_output(self.output.width, len(self.labels))
+        if problem is not None:
+            raise ValueError(problem)
         return self

@@ -1,19 +1,18 @@
 """Prometheus metrics: requests, latency split into queue / inference / total, batch sizes,
 and the execution provider each model version really uses.
 
-Label children are cached: `labels()` costs a lock and a dict lookup per call, which is
-measurable on the hot path.
+Plain values in, nothing of the service's own types: the registry reports its models as
+rows, and each loaded version gets its own `VersionMetrics`. Label children on the hot path
+are looked up once and kept (`labels()` costs a lock and a dict lookup, which is measurable
+there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-if TYPE_CHECKING:
-    from service.registry import ModelStatus
 
 LATENCY_BUCKETS = (
     0.0001,
@@ -33,9 +32,31 @@ LATENCY_BUCKETS = (
 )
 BATCH_BUCKETS = tuple(float(2**i) for i in range(14))  # 1 .. 8192 rows
 
+# A model version as the readiness gauge sees it: (model, version, provider in use, or None
+# when the version is not ready).
+ReadyRow = tuple[str, int, str | None, int]
+
+
+class VersionMetrics:
+    """What one model version reports, with its label children bound."""
+
+    __slots__ = ("observe_batch", "_queue", "_inference", "_failures")
+
+    def __init__(self, batch: Any, queue: Any, inference: Any, failures: Any) -> None:
+        self.observe_batch: Callable[[float], None] = batch.observe  # rows per call
+        self._queue, self._inference, self._failures = queue, inference, failures
+
+    def call(self, queue_s: float, infer_s: float) -> None:
+        """A request's wait for its batch, and the batched call it was part of."""
+        self._queue.observe(queue_s)
+        self._inference.observe(infer_s)
+
+    def failure(self) -> None:
+        self._failures.inc()
+
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, inflight: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self._requests = Counter(
@@ -51,6 +72,8 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Both children of a request's labels, found with one lookup.
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         self._queue = Histogram(
             "logitserve_queue_seconds",
             "Time a request waited for its batch to start",
@@ -84,7 +107,9 @@ class Metrics:
             ["model", "version"],
             registry=r,
         )
-        self.inflight = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
+        gauge = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
+        if inflight is not None:
+            gauge.set_function(inflight)
         self._rejected = Counter(
             "logitserve_rejected",
             "Requests refused before any work, by reason",
@@ -97,42 +122,39 @@ class Metrics:
             ["model", "version"],
             registry=r,
         )
-        self._cache: dict[tuple[str, ...], object] = {}
-
-    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
-        key = (metric._name, *labels)
-        child = self._cache.get(key)
-        if child is None:
-            child = self._cache[key] = metric.labels(*labels)
-        return child
 
     def request(self, model: str, version: str, endpoint: str, status: int, seconds: float) -> None:
-        self._child(self._requests, model, version, endpoint, str(status)).inc()
-        self._child(self._total, model, endpoint).observe(seconds)
+        key = (model, version, endpoint, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self._requests.labels(model, version, endpoint, str(status)),
+                self._total.labels(model, endpoint),
+            )
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
-    def inference(self, model: str, version: str, queue_s: float, infer_s: float) -> None:
-        self._child(self._queue, model, version).observe(queue_s)
-        self._child(self._inference, model, version).observe(infer_s)
-
-    def batch_observer(self, model: str, version: str) -> Callable[[int], None]:
-        return self._batch.labels(model, version).observe
-
-    def failure(self, model: str, version: str) -> None:
-        self._child(self._failures, model, version).inc()
+    def version(self, model: str, version: str) -> VersionMetrics:
+        """The metrics of one model version, to be held by the loaded version."""
+        return VersionMetrics(
+            self._batch.labels(model, version),
+            self._queue.labels(model, version),
+            self._inference.labels(model, version),
+            self._failures.labels(model, version),
+        )
 
     def rejected(self, reason: str) -> None:
-        self._child(self._rejected, reason).inc()
+        self._rejected.labels(reason).inc()  # rare: no cache
 
-    def set_models(self, models: Mapping[str, ModelStatus]) -> None:
+    def set_models(self, rows: Iterable[ReadyRow]) -> None:
         self._ready.clear()
         self._cpu_below.clear()
-        for name, status in models.items():
-            for number, version in status.versions.items():
-                provider = version.model.session.provider if version.model else "none"
-                self._ready.labels(name, str(number), provider).set(1 if version.model else 0)
-                if version.model is not None:
-                    below = version.model.session.cpu_below_rows
-                    self._cpu_below.labels(name, str(number)).set(below)
+        for model, version, provider, cpu_below_rows in rows:
+            ready = provider is not None
+            self._ready.labels(model, str(version), provider or "none").set(1 if ready else 0)
+            if ready:
+                self._cpu_below.labels(model, str(version)).set(cpu_below_rows)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

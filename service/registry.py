@@ -12,49 +12,30 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-import numpy as np
-
-from service.batching import Batcher, BatchResult
 from service.errors import NotFound, NotReady
-from service.inference import scorer
-from service.manifest import Manifest
-from service.metrics import Metrics
+from service.model import LoadedModel
 from service.repository import (
     LoadError,
     ModelFolder,
     VersionFolder,
     check_name,
     check_version,
-    read_version,
     scan,
     scan_model,
 )
-from service.runtime import Runtime, Session
-from service.settings import Settings
 
 log = logging.getLogger("logitserve.registry")
 
 State = Literal["ready", "failed", "unloaded"]
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedModel:
-    name: str
-    version: int
-    manifest: Manifest
-    session: Session
-    batcher: Batcher
-    loaded_at: float
-
-    async def infer(self, rows: np.ndarray) -> BatchResult:
-        """(logits, probabilities) for `rows`, batched with concurrent requests."""
-        return await self.batcher.submit(rows)
+# Makes a ready model of a version folder, or raises LoadError (model.ModelLoader).
+Load = Callable[[VersionFolder], LoadedModel]
+# Every version as (model, version, provider in use or None when not ready), after each change.
+ReadyRows = list[tuple[str, int, str | None, int]]
 
 
 @dataclass(frozen=True)
@@ -104,22 +85,15 @@ class ModelStatus:
 
 
 class Registry:
+    """The models of the repository at `root`: `load` makes each version ready,
+    `on_publish` hears of every new snapshot (the readiness metric)."""
+
     def __init__(
-        self,
-        settings: Settings,
-        runtime: Runtime,
-        executor: Executor | None,
-        inline_s: float,
-        metrics: Metrics,
-        others_in_flight: Callable[[], bool],
+        self, root: Path, load: Load, on_publish: Callable[[ReadyRows], None] | None = None
     ) -> None:
-        self._settings = settings
-        self._root = Path(settings.models_dir)
-        self._runtime = runtime
-        self._executor = executor
-        self._inline_s = inline_s
-        self._metrics = metrics
-        self._others_in_flight = others_in_flight
+        self._root = Path(root)
+        self._load_version = load
+        self._on_publish = on_publish
         self._snapshot: Mapping[str, ModelStatus] = MappingProxyType({})
         self._lock = asyncio.Lock()
         self.repository_error: str | None = "the model repository has not been read yet"
@@ -205,9 +179,8 @@ class Registry:
             log.info("model unloaded", extra={"model": name})
             return unloaded
 
-    async def watch(self) -> None:
-        """Rescan every `reload_interval_s`, forever (cancelled at shutdown)."""
-        interval = self._settings.reload_interval_s
+    async def watch(self, interval: float) -> None:
+        """Rescan every `interval` seconds, forever (cancelled at shutdown)."""
         while True:
             try:
                 await self.refresh()
@@ -241,41 +214,40 @@ class Registry:
     def _load(self, folder: VersionFolder) -> VersionStatus:
         started = time.perf_counter()
         try:
-            manifest, model = read_version(folder, self._settings.max_model_bytes)
-            session = self._runtime.create(model, manifest)
+            loaded = self._load_version(folder)
         except LoadError as exc:
             log.warning(
                 "model version not loaded",
                 extra={"model": folder.name, "version": folder.version, "reason": str(exc)},
             )
             return VersionStatus(folder.version, "failed", str(exc), fingerprint=folder.fingerprint)
-        name, version = folder.name, folder.version
-        batcher = Batcher(
-            scorer(session.run, manifest),
-            self._executor,
-            inline_s=self._inline_s,
-            enabled=self._settings.batching,
-            max_rows=self._settings.max_batch_size,
-            max_wait_s=self._settings.max_batch_wait_us / 1e6,
-            others_in_flight=self._others_in_flight,
-            observe_batch=self._metrics.batch_observer(name, str(version)),
-        )
-        loaded = LoadedModel(name, version, manifest, session, batcher, time.time())
         log.info(
             "model version ready",
             extra={
-                "model": name,
-                "version": version,
-                "provider": session.provider,
-                "fallback": session.fallback,
+                "model": folder.name,
+                "version": folder.version,
+                "provider": loaded.session.provider,
+                "fallback": loaded.session.fallback,
                 "load_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
-        return VersionStatus(version, "ready", None, loaded, folder.fingerprint)
+        return VersionStatus(folder.version, "ready", None, loaded, folder.fingerprint)
 
     def _publish(self, models: dict[str, ModelStatus]) -> None:
         self._snapshot = MappingProxyType(models)
-        self._metrics.set_models(self._snapshot)
+        if self._on_publish is not None:
+            self._on_publish(
+                [
+                    (
+                        name,
+                        number,
+                        v.model.session.provider if v.model else None,
+                        v.model.session.cpu_below_rows if v.model else 0,
+                    )
+                    for name, status in models.items()
+                    for number, v in status.versions.items()
+                ]
+            )
 
 
 def _keep_serving(

@@ -19,14 +19,11 @@ import numpy as np
 import onnxruntime as ort
 
 from service import placement, providers
+from service.datatypes import DATATYPES
 from service.manifest import Manifest
 from service.repository import LoadError
 
 log = logging.getLogger("logitserve.runtime")
-
-# Open Inference Protocol datatype -> (numpy dtype, ONNX Runtime's type string).
-ORT_TYPES = {"UINT8": "tensor(uint8)", "FP32": "tensor(float)"}
-NUMPY_TYPES: dict[str, np.dtype] = {"UINT8": np.dtype(np.uint8), "FP32": np.dtype(np.float32)}
 
 # Warnings about unused initialisers and the like are noise to a user; errors stay.
 ort.set_default_logger_severity(3)
@@ -200,7 +197,7 @@ def _check_graph(inner: ort.InferenceSession, manifest: Manifest) -> None:
     spec = manifest.input
     if graph_in.name != spec.name:
         raise LoadError(f"the graph's input is {graph_in.name!r}, the manifest says {spec.name!r}")
-    if graph_in.type != ORT_TYPES[spec.datatype]:
+    if graph_in.type != DATATYPES[spec.datatype].onnx:
         raise LoadError(f"the graph's input is {graph_in.type}, the manifest says {spec.datatype}")
     if not _dims_match(list(graph_in.shape), spec.shape):
         raise LoadError(f"the graph's input shape {graph_in.shape} disagrees with {spec.shape}")
@@ -208,7 +205,7 @@ def _check_graph(inner: ort.InferenceSession, manifest: Manifest) -> None:
     if manifest.output.name not in names:
         raise LoadError(f"the graph has no output {manifest.output.name!r} (it has {names})")
     graph_out = outputs[names.index(manifest.output.name)]
-    if graph_out.type != "tensor(float)":
+    if graph_out.type != DATATYPES[manifest.output.datatype].onnx:
         raise LoadError(f"the graph's output is {graph_out.type}, logits must be FP32")
     if not _dims_match(list(graph_out.shape), manifest.output.shape):
         raise LoadError(
@@ -218,7 +215,7 @@ def _check_graph(inner: ort.InferenceSession, manifest: Manifest) -> None:
 
 def _warm_up(session: Session, manifest: Manifest) -> None:
     """Run two rows once so the first client does not pay for lazy initialisation."""
-    rows = np.zeros((2, *manifest.input.row_shape), dtype=NUMPY_TYPES[manifest.input.datatype])
+    rows = np.zeros((2, *manifest.input.row_shape), dtype=DATATYPES[manifest.input.datatype].numpy)
     try:
         logits = session.run(rows)
     except Exception as exc:

@@ -21,7 +21,7 @@ _MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc refuses more on 64-bit
 def tune_garbage_collector() -> None:
     """Everything alive after start-up (modules, routes, schemas, sessions) lives as long as
     the process: freeze it out of the collector's full passes, and collect the young
-    generation less often. Measured at 32 connections: p99 24 ms -> 9 ms, same throughput."""
+    generation less often, which shortens the tail latency (BENCHMARKS.md, Process tuning)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -31,14 +31,10 @@ def inline_call_s(setting_us: int | None, batching: bool, cpus: int | None = Non
     """Calls expected to be shorter than this run on the event loop: the setting, or by
     default 1 ms when this process may use one CPU only and batching is on.
 
-    With one CPU the hop to a thread and back is two context switches (30-50 us of CPU on
-    the development VM) that overlap nothing. Over eight full benchmark runs and A/Bs on one
-    pinned core, calls on the loop gave 1.00-1.44x on binary batches of 64 and 1.02-1.22x on
-    batches of 1,024; single requests moved by no more than two identical servers differ
-    (BENCHMARKS.md). Longer calls still go to the thread, so that a slow model never holds
-    up health checks for long. Without batching, a handler that never suspends lets uvicorn
-    starve connections under overload (p99 0.5-1.3 s at 128 connections), so the thread
-    stays; the batcher yields between calls."""
+    With one CPU the hop to a thread and back overlaps nothing and is pure cost; longer calls
+    keep the thread so that a slow model never holds up health checks for long. Without
+    batching the thread stays: a handler that never suspends lets uvicorn starve connections
+    under overload, where the batcher yields between calls (BENCHMARKS.md, Process tuning)."""
     if setting_us is not None:
         return setting_us / 1e6
     return 0.001 if batching and (cpus or usable_cpus()) == 1 else 0.0
@@ -56,8 +52,7 @@ def keep_freed_memory(mib: int) -> bool:
 
     A batch of 64 images is a 168 KB body and a dozen arrays of that size: by default glibc
     maps buffers that large afresh and trims them on free, so every request pays page faults
-    on memory it used a moment ago: 13-40% of a JSON batch's server time in the runs
-    measured (BENCHMARKS.md, Process tuning).
+    on memory it used a moment ago (BENCHMARKS.md, Process tuning).
     Returns whether the setting took (False without glibc, or with `mib` 0)."""
     if mib <= 0:
         return False

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from service.api.context import Services
+from service.api.gateway import Gateway
 from service.app import create_app
 from service.server import uvicorn_options
 from service.settings import Settings
@@ -29,18 +31,16 @@ class RunningServer:
     loop: asyncio.AbstractEventLoop
 
     @property
-    def services(self) -> Any:
+    def gateway(self) -> Gateway:
         app = self.server.config.loaded_app
-        while not hasattr(app, "_services"):
+        while not isinstance(app, Gateway):
             app = app.app  # through uvicorn's and CORS wrappers to the gateway
-        return app._services
+        return app
 
     @property
-    def gateway(self) -> Any:
-        app = self.server.config.loaded_app
-        while not hasattr(app, "_services"):
-            app = app.app
-        return app
+    def services(self) -> Services:
+        services: Services = self.gateway.app.state.services
+        return services
 
 
 @contextmanager

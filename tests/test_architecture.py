@@ -1,6 +1,7 @@
 """The two halves share only the model repository format: the service never imports torch or
-the training package, and training never imports the service. The client stands alone: it
-talks HTTP to a server and imports neither half, nor what the server runs on."""
+the training package, and training never imports the service; neither has an import circle
+among its own modules. The client stands alone: it talks HTTP to a server and imports neither
+half, nor what the server runs on."""
 
 from __future__ import annotations
 
@@ -77,3 +78,64 @@ def test_no_pickle_in_the_service() -> None:
         text = path.read_text()
         for word in banned:
             assert word not in text, f"{path}: {word}"
+
+
+def import_graph(*packages: str) -> dict[str, set[str]]:
+    """Module -> the modules of `packages` it imports, wherever the import statement is (in a
+    function, or only for type checking: a circle there is a circle in the design too)."""
+    files = {}
+    for package in packages:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            files[name] = path
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                graph[name] |= {a.name for a in node.names if a.name in files}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    if submodule in files:
+                        graph[name].add(submodule)
+                    elif node.module in files:
+                        graph[name].add(node.module)
+    return graph
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle, as the path that closes it, or None."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return path[path.index(module) :] + [module]
+        if module in done:
+            return None
+        for imported in sorted(graph[module]):
+            circle = visit(imported, [*path, module])
+            if circle:
+                return circle
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        circle = visit(module, [])
+        if circle:
+            return circle
+    return None
+
+
+def test_the_service_and_training_have_no_import_circle() -> None:
+    graph = import_graph("service", "training")
+    assert "service.dataplane" in graph and "training.publish" in graph  # it read them
+    assert graph["service.dataplane"] >= {"service.registry", "service.model"}
+    circle = find_circle(graph)
+    assert circle is None, " -> ".join(circle or [])
+
+
+def test_the_circle_finder_finds_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_circle(graph) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b"}, "b": set()}) is None

@@ -17,8 +17,8 @@ from bench.in_process import cached_scores, lifespan, per_request_us
 from bench.peer_apps._model import Mnist
 from bench.runner import Result
 from service.app import create_app
-from service.inference import scorer
 from service.manifest import Manifest
+from service.model import scorer
 from service.runtime import Runtime, Session
 from service.settings import Settings
 

@@ -24,7 +24,7 @@ from typing import Any
 from training.errors import PublishError
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-VERSION_PATTERN = re.compile(r"[1-9][0-9]*")
+VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 MAX_ATTEMPTS = 100

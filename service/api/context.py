@@ -8,8 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.api.request_ids import is_safe
+from service.dataplane import DataPlane
 from service.metrics import Metrics
-from service.registry import LoadedModel, Registry
+from service.model import LoadedModel
+from service.registry import Registry
 from service.settings import Settings
 
 
@@ -17,6 +20,7 @@ from service.settings import Settings
 class Services:
     settings: Settings
     registry: Registry
+    dataplane: DataPlane
     metrics: Metrics
 
 
@@ -30,6 +34,11 @@ class RequestContext:
 
     def serving(self, model: LoadedModel, endpoint: str) -> None:
         self.model, self.version, self.endpoint = model.name, str(model.version), endpoint
+
+    def adopt(self, request_id: str) -> None:
+        """A request id from the body (v2's `id`), unless the client sent one in a header."""
+        if not self.request_id_from_client and is_safe(request_id):
+            self.request_id = request_id
 
 
 def services(request: Request) -> Services:

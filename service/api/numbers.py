@@ -1,14 +1,17 @@
 """Large JSON arrays of whole numbers, parsed with numpy instead of one Python object each.
 
-An inference request of 64 MNIST images is 50,000 numbers. orjson turns them into 50,000
-Python ints (about 1 ms here), and checking and converting those takes longer still. Here,
-the `"data": [...]` arrays are cut out of the body and parsed as bytes, a few vectorised
-passes over the text; the small rest goes through orjson as usual.
+An inference request of 64 MNIST images is 50,000 numbers: as Python ints (orjson) they cost
+more to make, check and convert than the rest of the request (BENCHMARKS.md, What bounds
+JSON batches). Here, the `"data": [...]` arrays are cut out of the body and parsed as bytes,
+a few vectorised passes over the text; the small rest goes through orjson as usual.
 
 Only the plainest arrays take this path: flat lists of whole numbers of one to three digits
 (pixels), commas and a blank or two. Anything else -- nesting, signs, fractions, exponents, a
 value that is not a number, anything malformed -- makes `loads` return the document from
 orjson instead, so every error is reported by the one general path.
+
+`may_hold_booleans` looks for `true`/`false` in the text: without them, the strict reading
+of the numbers can skip its pass that rules out bools.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def _loads_cut(body: bytes) -> Any:
     pieces: list[bytes] = []
     arrays: list[np.ndarray] = []
     last = 0
-    # Search on from the end of each array cut: rescanning the numbers costs ~0.5 ns a byte.
+    # Search on from the end of each array cut: the numbers are not worth scanning twice.
     while (match := _DATA.search(body, last)) is not None:
         start = match.end()
         end = body.find(b"]", start)
@@ -111,3 +114,28 @@ def _whole_numbers(text: bytes) -> np.ndarray | None:
     value *= 10
     value += digits[2:]
     return value.take(ends - 2)
+
+
+_SHORT_TEXT = 2048
+
+
+def may_hold_booleans(text: bytes) -> bool:
+    """Whether a JSON text could contain true/false: without those words, it holds no bools."""
+    return _holds(text, b"true") or _holds(text, b"false")
+
+
+def _holds(text: bytes, word: bytes) -> bool:
+    # Finding one letter (memchr) is far cheaper than a plain search for the word, so hop from
+    # one first letter to the next, a bounded number of times (BENCHMARKS.md, What bounds JSON
+    # batches). A short text (a binary request's JSON header) is searched at once.
+    if len(text) <= _SHORT_TEXT:
+        return word in text
+    first = word[:1]
+    at = text.find(first)
+    for _ in range(64):
+        if at < 0:
+            return False
+        if text.startswith(word, at):
+            return True
+        at = text.find(first, at + 1)
+    return word in text[at:]

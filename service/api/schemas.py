@@ -1,5 +1,5 @@
 """Wire models, named as the specs name them. They document the routes (OpenAPI) and shape
-the metadata responses; tensor payloads are read by hand (see v2_infer.py), not by pydantic,
+the metadata responses; tensor payloads are read by hand (see v2_codec.py), not by pydantic,
 because validating thousands of numbers one Python object at a time is the slow part."""
 
 from __future__ import annotations

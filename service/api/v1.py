@@ -1,20 +1,24 @@
 """v1: for people and scripts. Model listings with everything a person wants to know, JSON
-predictions, and image uploads (photos and scans of digits)."""
+predictions, and image uploads (photos and scans of digits).
+
+A prediction goes: the model it addresses (`DataPlane.model`), the options, the body read
+and decoded into rows (`v1_codec`, which owns v1's wire format), `DataPlane.score`, and the
+predictions written (`v1_codec.predictions`)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from service import images
-from service.api.body import parse_json, read_body
+from service.api import v1_codec
+from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
 from service.api.responses import json_response
+from service.api.routes import PredictionRouter
 from service.api.schemas import (
     ModelDetail,
     ModelList,
@@ -22,21 +26,13 @@ from service.api.schemas import (
     PredictResponse,
     error_responses,
 )
-from service.api.v1_codec import parse_instances, parse_options, predictions
-from service.errors import (
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    describe,
-)
-from service.inference import describe_row, score
+from service.api.v1_codec import parse_options, predictions
+from service.errors import InvalidInput, NotFound, UnsupportedMediaType
 from service.manifest import Manifest
 from service.registry import ModelStatus
 from service.repository import check_version
-from service.tensors import may_hold_booleans
 
-router = APIRouter(tags=["v1: for people and scripts"])
+router = PredictionRouter(tags=["v1: for people and scripts"])
 
 
 def _accepts(manifest: Manifest) -> str:
@@ -44,7 +40,7 @@ def _accepts(manifest: Manifest) -> str:
     if spec.kind == "image" and spec.image is not None:
         h, w = spec.image.height, spec.image.width
         return f"{h * w} pixel values 0-255 (light digit on dark), flat or {h} rows of {w}"
-    return f"{describe_row(manifest)}: a list in that order, or an object keyed by name"
+    return f"{spec.describe_row()}: a list in that order, or an object keyed by name"
 
 
 def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
@@ -77,11 +73,9 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
         manifest = serving.manifest
         spec = manifest.input
         detail |= {
-            "task": manifest.task,
+            "task": serving.task.name,
             "labels": manifest.labels,
-            "default_threshold": None
-            if manifest.task == "multiclass"
-            else manifest.default_threshold,
+            "default_threshold": serving.task.default_threshold(manifest.threshold),
             "input": {
                 "kind": spec.kind,
                 "datatype": spec.datatype,
@@ -104,7 +98,7 @@ def list_models(svc: ServicesDep) -> Response:
                 "name": name,
                 "ready": status.ready,
                 "serving_version": serving.version if serving else None,
-                "task": serving.manifest.task if serving else None,
+                "task": serving.task.name if serving else None,
                 "reason": status.reason,
             }
         )
@@ -153,18 +147,16 @@ _QUERY = [
 
 async def _predict(request: Request, name: str, version: str | None) -> Response:
     svc = services(request)
-    model = svc.registry.resolve(name, version)
+    model = svc.dataplane.model(name, version)
     context(request).serving(model, "v1_predict")
-    options = parse_options(query_string(request), model.manifest, svc.settings.max_top_k)
+    options = parse_options(query_string(request), model, svc.settings.max_top_k)
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise UnsupportedMediaType(
             f"images go to /v1/models/{name}/predict/image; this route takes JSON"
         )
     body = await read_body(request, svc.settings.max_body_bytes)
-    doc = parse_json(body, '{"instances": [...]}')
-    rows = parse_instances(doc, model.manifest, svc.settings.max_instances, may_hold_booleans(body))
-    scored = await score(model, rows, svc.metrics)
-    return json_response(predictions(scored, options))
+    rows = v1_codec.decode(body, model.manifest, svc.settings.max_instances)
+    return json_response(predictions(await svc.dataplane.score(model, rows), options))
 
 
 _PREDICT_DOC: dict[str, Any] = {
@@ -180,12 +172,12 @@ _PREDICT_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/v1/models/{name}/predict", **_PREDICT_DOC)
+@router.prediction("/v1/models/{name}/predict", fast=True, **_PREDICT_DOC)
 async def predict(request: Request, name: str) -> Response:
     return await _predict(request, name, None)
 
 
-@router.post("/v1/models/{name}/versions/{version}/predict", **_PREDICT_DOC)
+@router.prediction("/v1/models/{name}/versions/{version}/predict", fast=True, **_PREDICT_DOC)
 async def predict_version(request: Request, name: str, version: str) -> Response:
     return await _predict(request, name, version)
 
@@ -193,12 +185,12 @@ async def predict_version(request: Request, name: str, version: str) -> Response
 async def _predict_image(request: Request, name: str, version: str | None) -> Response:
     svc = services(request)
     settings = svc.settings
-    model = svc.registry.resolve(name, version)
+    model = svc.dataplane.model(name, version)
     context(request).serving(model, "v1_image")
     manifest = model.manifest
     if manifest.input.kind != "image" or manifest.input.image is None:
         raise InvalidInput(f"model '{name}' takes tabular rows, not images: use /predict")
-    options = parse_options(query_string(request), manifest, settings.max_top_k)
+    options = parse_options(query_string(request), model, settings.max_top_k)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise UnsupportedMediaType("upload images as multipart/form-data (field 'files')")
     async with request.form(
@@ -209,25 +201,11 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
             raise InvalidInput("multipart upload without a file: send PNG or JPEG files as 'files'")
         blobs = [await upload.read() for upload in uploads]
         names = [(upload.filename or f"file {i}")[:100] for i, upload in enumerate(uploads)]
-    size = manifest.input.image
     rows = await asyncio.to_thread(
-        _images_to_rows, blobs, names, size.height, size.width, settings.max_image_pixels
+        v1_codec.decode_images, blobs, names, manifest, settings.max_image_pixels
     )
-    scored = await score(model, rows.reshape(len(blobs), *manifest.input.row_shape), svc.metrics)
+    scored = await svc.dataplane.score(model, rows)
     return json_response(predictions(scored, options, files=names))
-
-
-def _images_to_rows(
-    blobs: list[bytes], names: list[str], height: int, width: int, max_pixels: int
-) -> np.ndarray:
-    rows = []
-    for name, blob in zip(names, blobs):
-        try:
-            rows.append(images.to_model_input(images.decode(blob, max_pixels), height, width))
-        except (InvalidInput, PayloadTooLarge) as exc:
-            exc.message = f"{describe(name, 60)}: {exc.message}"
-            raise
-    return np.stack(rows)
 
 
 _IMAGE_DOC: dict[str, Any] = {
@@ -258,11 +236,13 @@ _IMAGE_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/v1/models/{name}/predict/image", **_IMAGE_DOC)
+# Through FastAPI (not fast): the upload is read by Starlette's form parser, whose reads the
+# gateway stops at the body limit on the way there.
+@router.prediction("/v1/models/{name}/predict/image", fast=False, **_IMAGE_DOC)
 async def predict_image(request: Request, name: str) -> Response:
     return await _predict_image(request, name, None)
 
 
-@router.post("/v1/models/{name}/versions/{version}/predict/image", **_IMAGE_DOC)
+@router.prediction("/v1/models/{name}/versions/{version}/predict/image", fast=False, **_IMAGE_DOC)
 async def predict_image_version(request: Request, name: str, version: str) -> Response:
     return await _predict_image(request, name, version)

@@ -1,5 +1,7 @@
-"""v1's JSON: instances in (image pixels or tabular rows, as people write them) and
-predictions out (labels, probabilities, top-k, threshold)."""
+"""v1's wire format: instances in (image pixels or tabular rows as people write them, or
+uploaded images) and predictions out (labels, probabilities, top-k, threshold). Unlike v2,
+reading an instance needs the model (its image size, its feature names), so decoding here
+ends with rows fitted to the model."""
 
 from __future__ import annotations
 
@@ -10,9 +12,15 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
-from service.errors import InvalidInput, describe
-from service.inference import Scored, class_probabilities, fit_rows, top_k
+from service import images
+from service.api import numbers
+from service.api.body import parse_json
+from service.dataplane import Scored
+from service.errors import InvalidInput, PayloadTooLarge, describe
+from service.inputs import fit_rows
 from service.manifest import Manifest
+from service.model import LoadedModel
+from service.tasks import top_k
 from service.tensors import fp32_array, uint8_array
 
 
@@ -22,8 +30,9 @@ class Options:
     threshold: float | None
 
 
-def parse_options(query: str, manifest: Manifest, max_top_k: int) -> Options:
+def parse_options(query: str, model: LoadedModel, max_top_k: int) -> Options:
     """`?top_k=3&threshold=0.4`: top-k is clamped to the classes; threshold in (0, 1)."""
+    task = model.task
     k: int | None = None
     threshold: float | None = None
     for key, value in parse_qsl(query, keep_blank_values=True):
@@ -38,18 +47,23 @@ def parse_options(query: str, manifest: Manifest, max_top_k: int) -> Options:
                 threshold = math.nan
             if not 0 < threshold < 1:
                 raise InvalidInput("threshold must be a number strictly between 0 and 1")
-            if manifest.task == "multiclass":
+            if not task.thresholded:
                 raise InvalidInput("threshold applies to binary and multi-label models only")
         else:
             raise InvalidInput(f"unknown query parameter {describe(key)}: use top_k, threshold")
-    if threshold is None and manifest.task != "multiclass":
-        threshold = manifest.default_threshold
-    return Options(min(k if k is not None else 3, manifest.classes), threshold)
+    if threshold is None:
+        threshold = task.default_threshold(model.manifest.threshold)
+    classes = task.classes(model.manifest.output.width)
+    return Options(min(k if k is not None else 3, classes), threshold)
 
 
-def parse_instances(
-    doc: object, manifest: Manifest, max_rows: int, booleans: bool = True
-) -> np.ndarray:
+def decode(body: bytes, manifest: Manifest, max_instances: int) -> np.ndarray:
+    """A JSON body `{"instances": [...]}` as the model's input batch."""
+    doc = parse_json(body, '{"instances": [...]}')
+    return _instances(doc, manifest, max_instances, numbers.may_hold_booleans(body))
+
+
+def _instances(doc: object, manifest: Manifest, max_instances: int, booleans: bool) -> np.ndarray:
     if type(doc) is not dict or "instances" not in doc:
         raise InvalidInput('the body must be a JSON object {"instances": [...]}')
     extra = set(doc) - {"instances"}
@@ -58,13 +72,13 @@ def parse_instances(
     instances = doc["instances"]
     if type(instances) is not list:
         raise InvalidInput("instances must be a list")
-    if len(instances) > max_rows:
-        fit_rows(manifest, np.empty(0), len(instances), max_rows, "instances")  # raises 413
+    if len(instances) > max_instances:
+        fit_rows(manifest, np.empty(0), len(instances), max_instances, "instances")  # 413
     if manifest.input.kind == "image":
         values = _image_values(instances, manifest, booleans)
     else:
         values = _tabular_values(instances, manifest)
-    return fit_rows(manifest, values, len(instances), max_rows, "instances")
+    return fit_rows(manifest, values, len(instances), max_instances, "instances")
 
 
 def _image_values(instances: list[object], manifest: Manifest, booleans: bool) -> np.ndarray:
@@ -113,36 +127,47 @@ def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:
     return fp32_array(flat, "instances")
 
 
+def decode_images(
+    blobs: list[bytes], names: list[str], manifest: Manifest, max_pixels: int
+) -> np.ndarray:
+    """Uploaded PNG or JPEG files as the model's input batch, each brought into its form."""
+    assert manifest.input.image is not None
+    height, width = manifest.input.image.height, manifest.input.image.width
+    rows = []
+    for name, blob in zip(names, blobs):
+        try:
+            rows.append(images.to_model_input(images.decode(blob, max_pixels), height, width))
+        except (InvalidInput, PayloadTooLarge) as exc:
+            exc.message = f"{describe(name, 60)}: {exc.message}"
+            raise
+    return np.stack(rows).reshape(len(blobs), *manifest.input.row_shape)
+
+
 def predictions(
     scored: Scored, options: Options, files: list[str] | None = None
 ) -> dict[str, object]:
-    manifest = scored.model.manifest
-    probs = class_probabilities(manifest, scored.probabilities)
+    model = scored.model
+    task, labels, threshold = model.task, model.manifest.labels, options.threshold
+    probs = task.class_probabilities(scored.probabilities)
     indices, scores = top_k(probs, options.top_k)
-    labels = manifest.labels
     out = []
     for row, (p, idx, sc) in enumerate(zip(probs.tolist(), indices.tolist(), scores.tolist())):
+        label, chosen = task.decide(p, idx[0], labels, threshold)
         prediction: dict[str, object] = {
             "probabilities": dict(zip(labels, p)),
             "top_k": [{"label": labels[i], "index": i, "probability": s} for i, s in zip(idx, sc)],
+            "label": label,
         }
-        if manifest.task == "multiclass":
-            prediction["label"] = labels[idx[0]]
-        elif manifest.task == "binary":
-            assert options.threshold is not None
-            prediction["label"] = labels[1] if p[1] >= options.threshold else labels[0]
-            prediction["threshold"] = options.threshold
-        else:
-            assert options.threshold is not None
-            prediction["label"] = None
-            prediction["labels"] = [labels[j] for j, pj in enumerate(p) if pj >= options.threshold]
-            prediction["threshold"] = options.threshold
+        if chosen is not None:
+            prediction["labels"] = chosen
+        if threshold is not None:
+            prediction["threshold"] = threshold
         if files is not None:
             prediction["file"] = files[row]
         out.append(prediction)
     return {
-        "model": scored.model.name,
-        "version": scored.model.version,
-        "task": manifest.task,
+        "model": model.name,
+        "version": model.version,
+        "task": task.name,
         "predictions": out,
     }

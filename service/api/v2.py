@@ -1,21 +1,23 @@
 """v2: the Open Inference Protocol (KServe "V2", as Triton speaks it).
 
-Health, metadata and inference; the binary tensor data and classification extensions are
-in `v2_infer.py`, the model repository extension in `control.py`."""
+Health, metadata and inference. An inference request goes: the model it addresses
+(`DataPlane.model`), the body read within its limit, decoded (`v2_codec.decode`, which owns
+the JSON and binary wire formats), `DataPlane.infer`, encoded (`v2_codec.encode`). The model
+repository extension is in `control.py`."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from service import __version__
-from service.api import binary
+from service.api import binary, v2_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
 from service.api.responses import json_response
+from service.api.routes import PredictionRouter
 from service.api.schemas import (
     InferenceRequest,
     InferenceResponse,
@@ -25,13 +27,10 @@ from service.api.schemas import (
     ServerMetadataResponse,
     error_responses,
 )
-from service.api.v2_infer import OUTPUTS, encode_response, parse_json, parse_request
 from service.errors import NotReady
-from service.inference import score
-from service.registry import LoadedModel
-from service.tensors import may_hold_booleans
+from service.model import OUTPUTS, LoadedModel
 
-router = APIRouter(tags=["v2: Open Inference Protocol"])
+router = PredictionRouter(tags=["v2: Open Inference Protocol"])
 
 EXTENSIONS = ["binary_tensor_data", "classification", "model_repository"]
 
@@ -78,7 +77,7 @@ def _metadata(model: LoadedModel, versions: list[str]) -> dict[str, object]:
 
 
 def _model_metadata(svc: ServicesDep, name: str, version: str | None) -> Response:
-    model = svc.registry.resolve(name, version)
+    model = svc.dataplane.model(name, version)
     status = svc.registry.status(name)
     ready_versions = [str(v) for v in sorted(status.versions) if status.versions[v].model]
     return json_response(_metadata(model, ready_versions))
@@ -108,34 +107,26 @@ _READY: dict[str, Any] = {
 
 @router.get("/v2/models/{name}/ready", **_READY)
 def model_ready(svc: ServicesDep, name: str) -> Response:
-    svc.registry.resolve(name, None)
+    svc.dataplane.model(name, None)
     return json_response({"ready": True})
 
 
 @router.get("/v2/models/{name}/versions/{version}/ready", **_READY)
 def model_version_ready(svc: ServicesDep, name: str, version: str) -> Response:
-    svc.registry.resolve(name, version)
+    svc.dataplane.model(name, version)
     return json_response({"ready": True})
-
-
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 async def _infer(request: Request, name: str, version: str | None) -> Response:
     svc = services(request)
-    model = svc.registry.resolve(name, version)
+    model = svc.dataplane.model(name, version)
     ctx = context(request)
     ctx.serving(model, "v2_infer")
     body = await read_body(request, svc.settings.max_body_bytes)
-    header, payload = binary.split(body, request.headers.get(binary.HEADER))
-    doc = parse_json(header)
-    call = parse_request(
-        doc, model.manifest, payload, svc.settings.max_instances, may_hold_booleans(header)
-    )
-    if call.id and not ctx.request_id_from_client and _SAFE_ID.fullmatch(call.id):
-        ctx.request_id = call.id
-    scored = await score(model, call.rows, svc.metrics)
-    return encode_response(scored, call)
+    inference = v2_codec.decode(body, request.headers.get(binary.HEADER))
+    if inference.id is not None:
+        ctx.adopt(inference.id)
+    return v2_codec.encode(await svc.dataplane.infer(model, inference))
 
 
 _INFER_DOC: dict[str, Any] = {
@@ -164,11 +155,11 @@ _INFER_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/v2/models/{name}/infer", **_INFER_DOC)
+@router.prediction("/v2/models/{name}/infer", fast=True, **_INFER_DOC)
 async def infer(request: Request, name: str) -> Response:
     return await _infer(request, name, None)
 
 
-@router.post("/v2/models/{name}/versions/{version}/infer", **_INFER_DOC)
+@router.prediction("/v2/models/{name}/versions/{version}/infer", fast=True, **_INFER_DOC)
 async def infer_version(request: Request, name: str, version: str) -> Response:
     return await _infer(request, name, version)

@@ -10,8 +10,7 @@ import orjson
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from service.api.numbers import loads
-from service.tensors import may_hold_booleans
+from service.api.numbers import loads, may_hold_booleans
 
 SEPARATORS = st.sampled_from(
     [",", ", ", " ,", " , ", ",,", ", ,", " ", "  ", "", ",\n", "  ,", ",  ", ",   ", "\t,", " ,  "]

@@ -100,7 +100,7 @@ def test_metadata_reports_the_provider_in_use(server: RunningServer, client: htt
 
 
 def test_inference_routes_take_the_gateway_shortcut(server: RunningServer) -> None:
-    assert sorted(server.gateway.hot_paths) == [
+    assert sorted(server.gateway.routes.fast_paths) == [
         "/v1/models/{name}/predict",
         "/v1/models/{name}/versions/{version}/predict",
         "/v2/models/{name}/infer",

@@ -50,6 +50,34 @@ def test_prediction_routes_need_an_api_key_when_configured(
         assert client.get("/v2/health/ready").status_code == 200  # health stays open
 
 
+def routes_that_run_a_model(server: RunningServer) -> dict[str, set[str]]:
+    """Every route of the app, as the app itself describes them (its OpenAPI document), that
+    acts on a model rather than describing it: any method but GET under /v1/models or
+    /v2/models (model control is /v2/repository). Path -> methods."""
+    paths = server.gateway.app.openapi()["paths"]
+    return {
+        path: methods
+        for path, operations in paths.items()
+        if path.startswith(("/v1/models/", "/v2/models/"))
+        and (methods := {m.upper() for m in operations} - {"GET", "HEAD"})
+    }
+
+
+def test_every_route_that_serves_predictions_needs_an_api_key(keyed: RunningServer) -> None:
+    routes = routes_that_run_a_model(keyed)
+    assert len(routes) == 6  # v1 predict and predict/image, v2 infer: each also by version
+    # The gateway protects what the route table declares: the table is all of them.
+    assert {r.path for r in keyed.gateway.routes.routes} == set(routes)
+    with httpx.Client(base_url=keyed.url) as client:
+        for template, methods in routes.items():
+            path = template.format(name="tshirt", version="1")
+            for method in sorted(methods) + ["GET"]:
+                r = client.request(method, path, json=ROW)
+                assert r.status_code == 401, (method, path, r.text)
+            r = client.post(path, json=ROW, headers={"X-API-Key": KEY})
+            assert r.status_code != 401, (path, r.text)
+
+
 @pytest.mark.parametrize("headers", [{"Authorization": f"Bearer {KEY}"}, {"X-API-Key": OTHER_KEY}])
 def test_either_key_in_either_header_is_accepted(
     keyed: RunningServer, headers: dict[str, str]

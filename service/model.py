@@ -1,0 +1,84 @@
+"""A model version ready to serve, and how one is made from its folder.
+
+`LoadedModel` holds everything a request needs once it has resolved its model: the
+manifest, the task policy (looked up here, once), the ONNX Runtime session, the batcher that
+runs it and the version's metrics. `ModelLoader` makes one from a version folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.batching import Batcher, BatchOptions, BatchResult
+from service.manifest import Manifest
+from service.metrics import Metrics, VersionMetrics
+from service.repository import VersionFolder, read_version
+from service.runtime import Runtime, Session
+from service.tasks import TASKS, TaskPolicy
+
+# What every model answers, in the order metadata lists them: both (n, K), FP32.
+OUTPUTS = ("probabilities", "logits")
+
+
+class UnusableOutput(Exception):
+    """The model's logits for a batch were non-finite or of the wrong shape."""
+
+
+def scorer(
+    logits_of: Callable[[np.ndarray], np.ndarray], manifest: Manifest
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """What one batched call computes: (logits, probabilities) for a batch of rows.
+
+    The check and the activation run once per batch, wherever the batch runs: numpy's fixed
+    cost per call is then paid once per batch, and on the inference thread they leave the
+    event loop free.
+    """
+    activate = TASKS[manifest.task].activate
+    width = manifest.output.width
+
+    def run(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits = logits_of(batch)
+        if logits.shape != (len(batch), width) or not np.isfinite(logits).all():
+            raise UnusableOutput
+        return logits, activate(logits)
+
+    return run
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    name: str
+    version: int
+    manifest: Manifest
+    task: TaskPolicy
+    session: Session
+    batcher: Batcher
+    metrics: VersionMetrics
+
+    async def infer(self, rows: np.ndarray) -> BatchResult:
+        """(logits, probabilities) for `rows`, batched with concurrent requests."""
+        return await self.batcher.submit(rows)
+
+
+class ModelLoader:
+    """A version folder to a LoadedModel: files read and checked, session created and warmed
+    up, batcher and metrics attached; or LoadError."""
+
+    def __init__(
+        self, runtime: Runtime, max_model_bytes: int, batching: BatchOptions, metrics: Metrics
+    ) -> None:
+        self._runtime = runtime
+        self._max_model_bytes = max_model_bytes
+        self._batching = batching
+        self._metrics = metrics
+
+    def __call__(self, folder: VersionFolder) -> LoadedModel:
+        manifest, model = read_version(folder, self._max_model_bytes)
+        session = self._runtime.create(model, manifest)
+        metrics = self._metrics.version(folder.name, str(folder.version))
+        batcher = self._batching.batcher(scorer(session.run, manifest), metrics.observe_batch)
+        task = TASKS[manifest.task]
+        return LoadedModel(folder.name, folder.version, manifest, task, session, batcher, metrics)
