@@ -13,7 +13,9 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
         max_header_bytes=settings.max_header_bytes,
         header_timeout_s=settings.header_timeout_s,
         body_timeout_s=settings.body_timeout_s,
+        max_body_bytes=settings.max_body_bytes,
         max_connections=settings.max_connections,
+        max_buffered_bytes=settings.max_buffered_bytes,
         max_receiving=settings.max_receiving,
     )
 

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="time a client has to send its request body (408 after)"
     )
     max_connections: int = Field(1024, ge=1, description="open connections; more are closed")
+    max_buffered_bytes: int = Field(
+        128 * MIB,
+        gt=0,
+        description="request body bytes held at once, by all requests not yet answered "
+        "(503 past it: with max_body_bytes, this bounds the memory bodies can take)",
+    )
     max_receiving: int = Field(
         64, ge=1, description="connections sending a request body at once (503 past it)"
     )

@@ -32,15 +32,15 @@ ROW = [[20.0, 5.0, 3.0, 7.0]]
 
 @pytest.fixture(scope="module")
 def busy_server(repository: Path) -> Iterator[ServerProcess]:
-    """A server that takes one request in flight at a time."""
-    with running_process(repository, "--reload-interval-s", "0", "--max-inflight", "1") as srv:
+    """A server that takes one request body at a time."""
+    with running_process(repository, "--reload-interval-s", "0", "--max-receiving", "1") as srv:
         yield srv
 
 
 @contextmanager
 def request_in_flight(server: ServerProcess, release_after: float) -> Iterator[None]:
-    """Hold the server's one slot with a request whose body never finishes arriving; the
-    connection is dropped `release_after` seconds in, which frees the slot."""
+    """Hold the server's one slot for bodies with a request whose body never finishes
+    arriving; the connection is dropped `release_after` seconds in, which frees the slot."""
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(
         b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\n"
@@ -88,7 +88,7 @@ def test_without_retries_a_503_raises_with_the_message_and_retry_after(
         client.predict("tshirt", ROW)
     error = caught.value
     assert error.status == 503 and error.retry_after == 1.0
-    assert "limit of requests in flight" in error.message
+    assert "sending their bodies" in error.message
 
 
 def test_the_async_client_retries_the_same_way(busy_server: ServerProcess) -> None:

@@ -157,3 +157,71 @@ def test_keep_alive_connections_serve_many_requests_within_the_deadlines(repo: P
             r = client.post("/v1/models/tshirt/predict", json={"instances": [[20, 5, 3, 7]]})
             assert r.status_code == 200
             time.sleep(0.3)  # idle between requests is the keep-alive timeout's business
+
+
+def test_idle_uploads_take_no_place_in_flight_and_are_closed_at_the_deadline(repo: Path) -> None:
+    """Eight uploads that sent their headers and one byte, on a server that allows eight
+    requests in flight: everyone else is still answered at once."""
+    with running(repo, max_inflight=8, body_timeout_s=2.0) as server, ExitStack() as stack:
+        idle = []
+        for _ in range(8):
+            sock = stack.enter_context(connected(server.port))
+            sock.sendall(UPLOAD_HEAD + b"{")
+            idle.append(sock)
+        time.sleep(0.2)
+        with httpx.Client(base_url=server.url) as client:
+            for _ in range(8):
+                r = client.post("/v1/models/tshirt/predict", json={"instances": [[20, 5, 3, 7]]})
+                assert r.status_code == 200, r.text
+        started = time.monotonic()
+        for sock in idle:
+            status, _, closed = answer(sock)
+            assert status == 408 and closed - started < 4
+
+
+def test_a_body_past_the_size_limit_is_refused_before_it_is_read(repo: Path) -> None:
+    with running(repo, max_body_bytes=1000) as server, connected(server.port) as sock:
+        sock.sendall(UPLOAD_HEAD.replace(b"Content-Length: 40", b"Content-Length: 5000"))
+        status, body, _ = answer(sock)
+        assert status == 413
+        assert json.loads(body) == {"error": "request body larger than the limit of 1000 bytes"}
+
+
+def test_a_chunked_body_is_cut_off_at_the_size_limit(repo: Path) -> None:
+    head = UPLOAD_HEAD.replace(b"Content-Length: 40", b"Transfer-Encoding: chunked")
+    with running(repo, max_body_bytes=1000) as server, connected(server.port) as sock:
+        sock.sendall(head)
+        chunk = b"10000\r\n" + b" " * 65536 + b"\r\n"
+        with pytest.raises(OSError):  # closed long before 64 MiB
+            for _ in range(1024):
+                sock.sendall(chunk)
+        status, _, _ = answer(sock)
+        assert status in (413, None)  # the 413 may be lost to the reset
+
+
+def test_body_bytes_held_at_once_are_bounded(repo: Path) -> None:
+    with running(repo, max_buffered_bytes=1000, body_timeout_s=30) as server:
+        with connected(server.port) as first:
+            first.sendall(UPLOAD_HEAD.replace(b"Content-Length: 40", b"Content-Length: 800"))
+            time.sleep(0.2)
+            with connected(server.port) as second:
+                second.sendall(UPLOAD_HEAD.replace(b"Content-Length: 40", b"Content-Length: 300"))
+                status, body, _ = answer(second)
+            assert status == 503
+            assert json.loads(body)["error"].startswith("the server holds too many request bodies")
+        time.sleep(0.2)  # the first has gone: its bytes are free again
+        assert predicts(server)
+
+
+def test_a_client_that_expects_100_continue_gets_it_and_its_answer(repo: Path) -> None:
+    body = b'{"instances": [[20, 5, 3, 7]]}'
+    head = (
+        b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with running(repo) as server, connected(server.port) as sock:
+        sock.sendall(head)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        status, answered, _ = answer(sock)
+        assert status == 200 and b"predictions" in answered
