@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 
+from service.api.numbers import ascii_integer
 from service.errors import InvalidInput
 
 HEADER = "inference-header-content-length"
@@ -15,10 +16,9 @@ def split(body: bytes, header_length: str | None) -> tuple[bytes, memoryview | N
     """(JSON header, binary part or None) of a request body; the binary part is not copied."""
     if header_length is None:
         return body, None
-    text = header_length.strip()
-    if not text.isdigit() or len(text) > 12:
+    length = ascii_integer(header_length.strip(), max_digits=12)
+    if length is None:
         raise InvalidInput("Inference-Header-Content-Length must be a non-negative integer")
-    length = int(text)
     if length == 0 or length > len(body):
         raise InvalidInput(
             f"Inference-Header-Content-Length is {length} but the body has {len(body)} bytes"

@@ -21,9 +21,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     headers = request.headers
     declared = headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        size = numbers.ascii_integer(declared.strip())
+        if size is None:
             raise InvalidInput("invalid Content-Length header")
-        if int(declared) > limit:
+        if size > limit:
             raise _too_large(limit)
     encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", "deflate"):

@@ -29,6 +29,14 @@ _MIN_BYTES = 4096  # below this orjson is as fast, and simpler
 _MARK = "\x00logitserve-" + os.urandom(8).hex() + "-"
 
 
+def ascii_integer(text: str, max_digits: int = 18) -> int | None:
+    """`text` as a non-negative integer in ASCII digits, or None. (`str.isdigit` accepts
+    '²' and other Unicode digits that `int` refuses or reads differently.)"""
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def loads(body: bytes) -> Any:
     """Like orjson.loads, with each large inputs[i].data array as a uint16 numpy array."""
     if len(body) >= _MIN_BYTES:

@@ -37,9 +37,9 @@ def parse_options(query: str, model: LoadedModel, max_top_k: int) -> Options:
     threshold: float | None = None
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key == "top_k":
-            if not value.isdigit() or not 1 <= int(value) <= max_top_k:
+            k = numbers.ascii_integer(value)
+            if k is None or not 1 <= k <= max_top_k:
                 raise InvalidInput(f"top_k must be a whole number from 1 to {max_top_k}")
-            k = int(value)
         elif key == "threshold":
             try:
                 threshold = float(value)

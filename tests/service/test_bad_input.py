@@ -175,3 +175,31 @@ def test_error_bodies_never_echo_input_at_length(client: httpx.Client) -> None:
     junk = "x" * 5000
     r = client.post(V2, content=json.dumps({"inputs": [{"name": junk}]}).encode())
     assert r.status_code == 400 and len(r.text) < 300
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "３", "1²"])
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/models/mnist/predict", "/v1/models/mnist/predict/image"],
+    ids=["json", "image"],
+)
+def test_unicode_digits_in_top_k_are_400_naming_it(
+    client: httpx.Client, path: str, digit: str
+) -> None:
+    """'²'.isdigit() is True and int('²') raises; '٣' and '３' are digits int() reads as 3."""
+    r = client.post(path, params={"top_k": digit}, content=tensor([0] * 784))
+    assert r.status_code in (400, 415), r.text
+    if path.endswith("predict"):
+        assert r.json()["error"] == "top_k must be a whole number from 1 to 100"
+
+
+@pytest.mark.parametrize(
+    "raw", ["²".encode("latin-1"), "²".encode(), "٣".encode(), "３".encode()], ids=repr
+)
+def test_unicode_digits_in_the_binary_header_length_are_400_naming_it(
+    client: httpx.Client, raw: bytes
+) -> None:
+    """Header bytes are read as latin-1: b'\\xb2' is '²'."""
+    r = client.post(V2, content=tensor([0] * 784), headers={"inference-header-content-length": raw})
+    assert r.status_code == 400
+    assert r.json()["error"] == "Inference-Header-Content-Length must be a non-negative integer"
