@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -80,10 +81,10 @@ class Gateway:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", ctx.request_id.encode()),
-                ]
+                headers = message.get("headers", [])
+                if 300 <= status < 400:
+                    headers = _relative_locations(headers)
+                message["headers"] = [*headers, (b"x-request-id", ctx.request_id.encode())]
             await send(message)
 
         counted = path not in EXEMPT  # health and metrics are neither counted nor refused
@@ -149,3 +150,15 @@ class Gateway:
         except Exception:
             log.exception("unhandled error in endpoint")
             return internal_error_response(ctx.request_id)
+
+
+def _relative_locations(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Redirects (Starlette's trailing-slash ones) name the path only: their absolute URL
+    would carry the client's Host header back to it, for anyone to plant a link."""
+    fixed = []
+    for key, value in headers:
+        if key.lower() == b"location":
+            url = urlsplit(value.decode("latin-1"))
+            value = urlunsplit(("", "", url.path or "/", url.query, "")).encode("latin-1")
+        fixed.append((key, value))
+    return fixed

@@ -165,3 +165,19 @@ def test_no_response_carries_a_traceback_a_path_or_the_environment(
         assert "Traceback" not in text and 'File "' not in text, path
         assert str(repository) not in text and "/tmp/" not in text, path
         assert not any(s in text for s in secrets if "/" not in s), path
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/v1/models/mnist/", "/v1/models/mnist"),
+        ("/v1/models/?top_k=2", "/v1/models?top_k=2"),
+    ],
+)
+def test_redirects_never_reflect_the_host_header(
+    server: RunningServer, target: str, location: str
+) -> None:
+    r = httpx.get(f"{server.url}{target}", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"] == location
+    assert "evil" not in str(r.headers) and "evil" not in r.text
