@@ -96,6 +96,12 @@ class Settings(BaseSettings):
 
     # Limits on what a client may send.
     max_body_bytes: int = Field(32 * MIB, gt=0, description="largest request body, decompressed")
+    max_json_bytes: int = Field(
+        2 * MIB,
+        gt=0,
+        description="largest JSON body, decompressed (every number costs a Python object: "
+        "send larger batches as binary tensors)",
+    )
     max_instances: int = Field(8192, ge=1, description="most rows (instances) in one request")
     max_images: int = Field(64, ge=1, description="most images in one upload")
     max_image_pixels: int = Field(

@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import Request
 
 from service.api import numbers
+from service.api.json_budget import JsonBudget
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 
@@ -51,11 +52,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def parse_json(body: bytes, expected: str) -> object:
+def parse_json(body: bytes, expected: str, budget: JsonBudget | None = None) -> object:
     """A JSON body, or InvalidInput that says what was expected. Large pixel arrays come
-    back as numpy arrays (see numbers.py)."""
+    back as numpy arrays (see numbers.py). With a budget, a body that could not be for the
+    model is refused before it is parsed (json_budget.py)."""
     if not body.strip():
         raise InvalidInput(f"empty request body: send {expected}")
+    if budget is not None:
+        budget.check(body)
     try:
         return numbers.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from service.api import v1_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
+from service.api.json_budget import budget_for, off_loop_when_large
 from service.api.responses import json_response
 from service.api.routes import PredictionRouter
 from service.api.schemas import (
@@ -154,8 +155,12 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         raise UnsupportedMediaType(
             f"images go to /v1/models/{name}/predict/image; this route takes JSON"
         )
-    body = await read_body(request, svc.settings.max_body_bytes)
-    rows = v1_codec.decode(body, model.manifest, svc.settings.max_instances)
+    settings = svc.settings
+    budget = budget_for(model, settings.max_instances, settings.max_json_bytes)
+    body = await read_body(request, settings.max_body_bytes)
+    rows = await off_loop_when_large(
+        len(body), v1_codec.decode, body, model.manifest, settings.max_instances, budget
+    )
     return json_response(predictions(await svc.dataplane.score(model, rows), options))
 
 

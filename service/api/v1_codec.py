@@ -15,6 +15,7 @@ import numpy as np
 from service import images
 from service.api import numbers
 from service.api.body import parse_json
+from service.api.json_budget import JsonBudget
 from service.dataplane import Scored
 from service.errors import InvalidInput, PayloadTooLarge, describe
 from service.inputs import fit_rows
@@ -57,9 +58,9 @@ def parse_options(query: str, model: LoadedModel, max_top_k: int) -> Options:
     return Options(min(k if k is not None else 3, classes), threshold)
 
 
-def decode(body: bytes, manifest: Manifest, max_instances: int) -> np.ndarray:
+def decode(body: bytes, manifest: Manifest, max_instances: int, budget: JsonBudget) -> np.ndarray:
     """A JSON body `{"instances": [...]}` as the model's input batch."""
-    doc = parse_json(body, '{"instances": [...]}')
+    doc = parse_json(body, '{"instances": [...]}', budget)
     return _instances(doc, manifest, max_instances, numbers.may_hold_booleans(body))
 
 

@@ -16,6 +16,7 @@ from service import __version__
 from service.api import binary, v2_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
+from service.api.json_budget import budget_for, off_loop_when_large
 from service.api.responses import json_response
 from service.api.routes import PredictionRouter
 from service.api.schemas import (
@@ -122,8 +123,13 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     model = svc.dataplane.model(name, version)
     ctx = context(request)
     ctx.serving(model, "v2_infer")
-    body = await read_body(request, svc.settings.max_body_bytes)
-    inference = v2_codec.decode(body, request.headers.get(binary.HEADER))
+    settings = svc.settings
+    budget = budget_for(model, settings.max_instances, settings.max_json_bytes)
+    body = await read_body(request, settings.max_body_bytes)
+    header_length = request.headers.get(binary.HEADER)
+    # A binary body's JSON part is small: only a JSON body is worth a thread.
+    size = len(body) if header_length is None else 0
+    inference = await off_loop_when_large(size, v2_codec.decode, body, header_length, budget)
     if inference.id is not None:
         ctx.adopt(inference.id)
     return v2_codec.encode(await svc.dataplane.infer(model, inference))

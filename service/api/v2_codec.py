@@ -9,16 +9,19 @@ import numpy as np
 import orjson
 
 from service.api import binary, body, numbers
+from service.api.json_budget import JsonBudget
 from service.api.responses import JSON, BytesResponse
 from service.errors import InvalidInput, describe
 from service.messages import InferenceRequest, InferenceResponse, RequestedOutput, RequestTensor
 from service.tensors import SHAPE_RULE, RawBytes, Values, WholeNumbers
 
 
-def decode(content: bytes, header_length: str | None) -> InferenceRequest:
+def decode(
+    content: bytes, header_length: str | None, budget: JsonBudget | None = None
+) -> InferenceRequest:
     """A request body, with its Inference-Header-Content-Length header if it has one."""
     header, payload = binary.split(content, header_length)
-    doc = body.parse_json(header, "an inference request JSON object")
+    doc = body.parse_json(header, "an inference request JSON object", budget)
     if type(doc) is not dict:
         raise InvalidInput("the inference request must be a JSON object")
     request_id = doc.get("id")
