@@ -20,6 +20,7 @@ from service.api import control, errors, openapi, ops, page, v1, v2
 from service.api.context import Services
 from service.api.gateway import Gateway
 from service.api.routes import RouteTable
+from service.api.uploads import Uploads
 from service.batching import BatchOptions
 from service.dataplane import DataPlane
 from service.inflight import InFlight
@@ -66,7 +67,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     loader = ModelLoader(runtime, settings.max_model_bytes, batching, metrics)
     registry = Registry(settings.models_dir, loader, on_publish=metrics.set_models)
-    services = Services(settings, registry, DataPlane(registry, settings.max_instances), metrics)
+    uploads = Uploads(
+        settings.max_image_pixels, settings.max_upload_pixels, settings.image_decoders
+    )
+    dataplane = DataPlane(registry, settings.max_instances)
+    services = Services(settings, registry, dataplane, metrics, uploads)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -51,6 +51,25 @@ def sniff(data: bytes) -> str:
     raise UnsupportedMediaType("only PNG and JPEG images are accepted")
 
 
+def declared_pixels(data: bytes) -> int:
+    """The pixels a PNG or JPEG declares in its header (0 when it is not one: decoding says
+    what is wrong with it)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=[sniff(data)]) as image:
+            width, height = image.size
+    # (SyntaxError: what Pillow's parsers raise for a broken header.)
+    except (
+        InvalidInput,
+        UnsupportedMediaType,
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+    ):
+        return 0
+    return int(width * height)
+
+
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
     """Grayscale float32 pixels (0-255) of a PNG or JPEG, EXIF rotation applied, reduced to
     WORK_SIDE pixels on the longer side."""

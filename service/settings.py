@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     max_receiving: int = Field(
         64, ge=1, description="connections sending a request body at once (503 past it)"
     )
+    max_upload_pixels: int = Field(
+        32_000_000, gt=0, description="most pixels all images of one upload may declare together"
+    )
+    image_decoders: int = Field(
+        2, ge=1, description="uploads decoded at once (each 16-megapixel image takes ~80 MB)"
+    )
     max_inflight: int = Field(
         1024, ge=1, description="requests in flight before new ones get 503 with Retry-After"
     )

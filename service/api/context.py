@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.api.request_ids import is_safe
+from service.api.uploads import Uploads
 from service.dataplane import DataPlane
 from service.metrics import Metrics
 from service.model import LoadedModel
@@ -22,6 +23,7 @@ class Services:
     registry: Registry
     dataplane: DataPlane
     metrics: Metrics
+    uploads: Uploads
 
 
 @dataclass

@@ -7,7 +7,6 @@ predictions written (`v1_codec.predictions`)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import Request
@@ -206,9 +205,7 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
             raise InvalidInput("multipart upload without a file: send PNG or JPEG files as 'files'")
         blobs = [await upload.read() for upload in uploads]
         names = [(upload.filename or f"file {i}")[:100] for i, upload in enumerate(uploads)]
-    rows = await asyncio.to_thread(
-        v1_codec.decode_images, blobs, names, manifest, settings.max_image_pixels
-    )
+    rows = await svc.uploads.rows(blobs, names, manifest)
     scored = await svc.dataplane.score(model, rows)
     return json_response(predictions(scored, options, files=names))
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image, ImageDraw
 
 from service import images
 from service.errors import InvalidInput
+from tests.servers import ServerProcess, running_process
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 16_000_000  # Settings.max_image_pixels
@@ -88,3 +91,40 @@ def test_the_worst_images_at_the_default_limit_cost_about_one_decode(
     # else works on a copy reduced to 1,024 pixels a side.
     assert peak < 96 * MIB, f"peak grew by {peak / MIB:.0f} MiB"
     assert cpu_s < 8, f"{cpu_s:.1f} s of CPU for four uploads"
+
+
+def upload(server: ServerProcess, files: list[bytes]) -> httpx.Response:
+    parts = [("files", (f"{i}.png", data, "image/png")) for i, data in enumerate(files)]
+    return httpx.post(f"{server.url}/v1/models/mnist/predict/image", files=parts, timeout=120)
+
+
+def high_water_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def test_concurrent_worst_uploads_stay_far_below_the_memory_limit(repository: Path) -> None:
+    """Eight clients at once, each with two 16-megapixel images (the most a request may
+    declare): at most two requests decode at a time, so the server's peak stays under half
+    of the 1 GiB that deploy/kubernetes gives it."""
+    big = photo()
+    with running_process(repository, "--reload-interval-s", "0", "--no-access-log") as server:
+        assert upload(server, [big]).status_code == 200  # warm
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: upload(server, [big, big]), range(8)))
+        assert [r.status_code for r in answers] == [200] * 8
+        peak = high_water_mb(server.process.pid)
+    assert peak < 512, f"the server peaked at {peak:.0f} MB"
+
+
+def test_a_request_may_declare_only_so_many_pixels_in_all(repository: Path) -> None:
+    big = photo()
+    with running_process(repository, "--reload-interval-s", "0") as server:
+        r = upload(server, [big, big, big])
+    assert r.status_code == 413
+    assert r.json()["error"] == (
+        "the 3 images declare 48000000 pixels together, more than the limit of 32000000 per "
+        "request: send fewer or smaller images"
+    )

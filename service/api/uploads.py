@@ -1,0 +1,39 @@
+"""Uploaded images to model input: what one request, and all of them together, may cost.
+
+Decoding is the costly part of an upload (a 16-megapixel PNG takes about 80 MB while it
+decodes, whatever its file size), so it runs off the event loop, a bounded number of
+requests at a time, and a request may declare only so many pixels in all its files: the
+memory uploads can take is bounded by `image_decoders` x `max_upload_pixels`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from service import images
+from service.api import v1_codec
+from service.errors import PayloadTooLarge
+from service.manifest import Manifest
+
+
+class Uploads:
+    def __init__(self, max_image_pixels: int, max_upload_pixels: int, decoders: int) -> None:
+        self._max_image_pixels = max_image_pixels
+        self._max_upload_pixels = max_upload_pixels
+        self._slots = asyncio.Semaphore(decoders)
+
+    async def rows(self, blobs: list[bytes], names: list[str], manifest: Manifest) -> np.ndarray:
+        """The files as the model's input batch; PayloadTooLarge when, together, they declare
+        more pixels than a request may."""
+        declared = sum(images.declared_pixels(blob) for blob in blobs)
+        if declared > self._max_upload_pixels:
+            raise PayloadTooLarge(
+                f"the {len(blobs)} images declare {declared} pixels together, more than the "
+                f"limit of {self._max_upload_pixels} per request: send fewer or smaller images"
+            )
+        async with self._slots:
+            return await asyncio.to_thread(
+                v1_codec.decode_images, blobs, names, manifest, self._max_image_pixels
+            )
