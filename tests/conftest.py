@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 # `tests` is a package of helpers (builders, servers) shared by the test folders.
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,3 +20,15 @@ def pytest_addoption(parser: object) -> None:
         action="store_true",
         help="run the load tests in their long form (100k requests, a minute of mixed load)",
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_running() -> Iterator[None]:
+    """After the whole session, no server process a test started (nor its workers) lives on."""
+    yield
+    from tests.servers import left_running
+
+    pids = left_running()
+    for pid in pids:  # leave the machine clean, then fail the run
+        os.kill(pid, signal.SIGKILL)
+    assert not pids, f"server processes left running after the tests: {pids}"

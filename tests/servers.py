@@ -4,8 +4,10 @@ and HTTP parsing, a start in milliseconds, and the app's state reachable from th
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,44 @@ from service.api.gateway import Gateway
 from service.app import create_app
 from service.server import uvicorn_options
 from service.settings import Settings
+
+# Every server process a test starts carries this in its environment (its workers inherit
+# it), so the session can find any left running: see left_running().
+SESSION_MARK = "LOGITSERVE_TEST_SESSION"
+SESSION = uuid.uuid4().hex
+
+
+def left_running() -> list[int]:
+    """Processes of this test session's servers still alive (zombies aside)."""
+    mark = f"{SESSION_MARK}={SESSION}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes (zombies aside) of process group `pgid`."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 @dataclass
@@ -152,7 +192,11 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
         ],
         stdout=log,
         stderr=log,
-        env={**os.environ, **{f"LOGITSERVE_{k.upper()}": v for k, v in env.items()}},
+        env={
+            **os.environ,
+            **{f"LOGITSERVE_{k.upper()}": v for k, v in env.items()},
+            SESSION_MARK: SESSION,
+        },
         # Its own process group: with --workers, killing the supervisor alone would leave
         # uvicorn's worker processes running after the test.
         start_new_session=True,
@@ -175,6 +219,8 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        # SIGKILL is delivered, not awaited: the workers die a moment after the supervisor.
+        wait_until(lambda: not group_members(process.pid), timeout=10, interval=0.01)
         log.close()
 
 

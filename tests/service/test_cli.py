@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.servers import running_process, wait_until
+from tests.servers import left_running, running_process, wait_until
 
 
 def test_help_lists_the_settings() -> None:
@@ -111,3 +111,10 @@ def test_several_workers_serve_with_the_same_settings(repository: Path) -> None:
         for _ in range(10):  # reaches both workers
             r = client.post("/v1/models/mnist/predict?top_k=3", json={"instances": [[0] * 784]})
             assert r.status_code == 400 and "from 1 to 2" in r.json()["error"]
+
+
+def test_a_server_with_workers_leaves_no_process_behind(repository: Path) -> None:
+    with running_process(repository, "--workers", "2", "--reload-interval-s", "0") as server:
+        assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
+        assert len(left_running()) >= 3  # the supervisor and its two workers
+    assert left_running() == []
