@@ -67,9 +67,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     loader = ModelLoader(runtime, settings.max_model_bytes, batching, metrics)
     registry = Registry(settings.models_dir, loader, on_publish=metrics.set_models)
-    uploads = Uploads(
-        settings.max_image_pixels, settings.max_upload_pixels, settings.image_decoders
-    )
+    # Half the CPUs, to leave the rest answering, and at most two: a container's CPU quota is
+    # not in its affinity, and each decoder may take ~80 MB of its memory limit.
+    decoders = settings.image_decoders or min(2, max(1, usable_cpus() // 2))
+    uploads = Uploads(settings.max_image_pixels, settings.max_upload_pixels, decoders)
     dataplane = DataPlane(registry, settings.max_instances)
     services = Services(settings, registry, dataplane, metrics, uploads)
 

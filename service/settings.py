@@ -129,8 +129,11 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(
         32_000_000, gt=0, description="most pixels all images of one upload may declare together"
     )
-    image_decoders: int = Field(
-        2, ge=1, description="uploads decoded at once (each 16-megapixel image takes ~80 MB)"
+    image_decoders: int | None = Field(
+        None,
+        ge=1,
+        description="uploads decoded at once, each 16-megapixel image taking ~80 MB (default: "
+        "half the CPUs this process may use, one or two: the rest answer other requests)",
     )
     max_inflight: int = Field(
         1024, ge=1, description="requests in flight before new ones get 503 with Retry-After"

@@ -107,10 +107,11 @@ def high_water_mb(pid: int) -> float:
 
 def test_concurrent_worst_uploads_stay_far_below_the_memory_limit(repository: Path) -> None:
     """Eight clients at once, each with two 16-megapixel images (the most a request may
-    declare): at most two requests decode at a time, so the server's peak stays under half
-    of the 1 GiB that deploy/kubernetes gives it."""
+    declare): at most two requests decode at a time (the default on four CPUs, as
+    deploy/kubernetes gives it), so the server's peak stays under half of its 1 GiB."""
     big = photo()
-    with running_process(repository, "--reload-interval-s", "0", "--no-access-log") as server:
+    args = ("--reload-interval-s", "0", "--no-access-log", "--image-decoders", "2")
+    with running_process(repository, *args) as server:
         assert upload(server, [big]).status_code == 200  # warm
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: upload(server, [big, big]), range(8)))

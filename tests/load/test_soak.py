@@ -1,0 +1,163 @@
+"""The hostile clients all at once: idle and trickling uploads, endless and oversized headers,
+JSON bombs and oversized images, against a server at its default limits, while good clients
+predict. The good clients see no error and a p99 under 100 ms, and the server's memory stays
+under half of the 1 GiB that deploy/kubernetes gives it. Loopback only, bounded in time."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.builders import standard_repository
+from tests.servers import ServerProcess, running_process
+
+SOAK_S = 12.0
+UPLOAD = (
+    b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 4000\r\n\r\n{"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    repo = standard_repository(tmp_path_factory.mktemp("repo"))
+    with running_process(repo, "--reload-interval-s", "0", "--no-access-log") as srv:
+        yield srv
+
+
+class Attackers:
+    """Threads that each repeat one hostile client until stopped."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def add(self, count: int, attack: Callable[[threading.Event], None]) -> None:
+        for _ in range(count):
+            self._threads.append(threading.Thread(target=self._loop, args=(attack,)))
+
+    def _loop(self, attack: Callable[[threading.Event], None]) -> None:
+        while not self._stop.is_set():
+            try:
+                attack(self._stop)
+            except OSError:  # the server cut us off: that is its job; come back
+                time.sleep(0.05)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        for thread in self._threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join(timeout=15)
+
+
+def idle_upload(port: int) -> Callable[[threading.Event], None]:
+    def attack(stop: threading.Event) -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(UPLOAD)
+            sock.recv(1024)  # until the server gives up on us
+
+    return attack
+
+
+def trickle(port: int) -> Callable[[threading.Event], None]:
+    def attack(stop: threading.Event) -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(UPLOAD)
+            while not stop.is_set():
+                sock.sendall(b" ")
+                time.sleep(0.5)
+
+    return attack
+
+
+def slowloris(port: int) -> Callable[[threading.Event], None]:
+    def attack(stop: threading.Event) -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
+            while not stop.is_set():
+                sock.sendall(b"X-Slow: 1\r\n")
+                time.sleep(0.5)
+
+    return attack
+
+
+def huge_header(port: int) -> Callable[[threading.Event], None]:
+    def attack(stop: threading.Event) -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            for _ in range(800):  # 50 MiB, never terminated
+                sock.sendall(b"a" * 65536)
+
+    return attack
+
+
+def bombs(url: str) -> Callable[[threading.Event], None]:
+    tiny = b'{"instances":[' + b",".join([b'{"data":[1]}'] * 300_000) + b"]}"
+    packed = gzip.compress(tiny)
+    image = Image.new("RGBA", (4000, 4000), (255, 255, 255, 255))
+    ImageDraw.Draw(image).ellipse((1300, 800, 2700, 3200), outline=(0, 0, 0, 255), width=200)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    big = out.getvalue()
+
+    def attack(stop: threading.Event) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            client.post(
+                "/v1/models/mnist/predict",
+                content=packed,
+                headers={"content-encoding": "gzip", "content-type": "application/json"},
+            )
+            client.post("/v1/models/mnist/predict", content=tiny)
+            files = [("files", ("big.png", big, "image/png"))] * 2
+            client.post("/v1/models/mnist/predict/image", files=files)
+
+    return attack
+
+
+def high_water_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def test_good_clients_are_served_while_every_hostile_client_runs(server: ServerProcess) -> None:
+    attackers = Attackers()
+    attackers.add(16, idle_upload(server.port))
+    attackers.add(8, trickle(server.port))
+    attackers.add(16, slowloris(server.port))
+    attackers.add(4, huge_header(server.port))
+    attackers.add(2, bombs(server.url))
+    statuses: list[int] = []
+    latencies: list[float] = []
+    pixels = {"instances": [(np.arange(784) % 256).tolist()]}
+    with attackers.running(), httpx.Client(base_url=server.url, timeout=10) as good:
+        time.sleep(1.0)  # let the attackers settle in
+        deadline = time.monotonic() + SOAK_S
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            statuses.append(good.post("/v1/models/mnist/predict", json=pixels).status_code)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.01)
+        peak = high_water_mb(server.process.pid)
+    assert len(statuses) > 200
+    assert set(statuses) == {200}, f"good clients got {sorted(set(statuses))}"
+    p99 = float(np.percentile(latencies, 99))
+    assert p99 < 0.1, f"p99 {p99 * 1000:.0f} ms"
+    assert peak < 512, f"the server peaked at {peak:.0f} MB"
