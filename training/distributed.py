@@ -8,6 +8,7 @@ process and every helper here is a no-op. Across nodes nothing changes: torchrun
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,8 +83,18 @@ def distributed_context(choice: DeviceChoice) -> Iterator[DistContext]:
             dist.init_process_group("gloo")
     try:
         yield ctx
-    finally:
+    except BaseException:
+        # No teardown after a failure: a collective with a rank that died would hang here
+        # (torchrun ends the other ranks itself).
+        raise
+    else:
         if ctx.distributed:
+            # Every rank done with its collectives, and the objects that held their work
+            # (DDP's reducer, gradient buckets) collected, before the group goes: gloo work
+            # still referencing tensors at interpreter exit aborts the process ("terminate
+            # called without an active exception").
+            dist.barrier()
+            gc.collect()
             dist.destroy_process_group()
 
 
