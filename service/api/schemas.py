@@ -191,6 +191,9 @@ class Prediction(BaseModel):
     top_k: list[ClassScore]
     threshold: float | None = None
     file: str | None = Field(None, description="the uploaded file's name (image uploads)")
+    warning: str | None = Field(
+        None, description="image uploads: why this prediction may be unreliable (its shape)"
+    )
 
 
 class PredictResponse(BaseModel):

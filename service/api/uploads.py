@@ -24,9 +24,11 @@ class Uploads:
         self._max_upload_pixels = max_upload_pixels
         self._slots = asyncio.Semaphore(decoders)
 
-    async def rows(self, blobs: list[bytes], names: list[str], manifest: Manifest) -> np.ndarray:
-        """The files as the model's input batch; PayloadTooLarge when, together, they declare
-        more pixels than a request may."""
+    async def rows(
+        self, blobs: list[bytes], names: list[str], manifest: Manifest
+    ) -> tuple[np.ndarray, list[str | None]]:
+        """The files as the model's input batch, and a warning per file (or None);
+        PayloadTooLarge when, together, they declare more pixels than a request may."""
         declared = sum(images.declared_pixels(blob) for blob in blobs)
         if declared > self._max_upload_pixels:
             raise PayloadTooLarge(

@@ -33,6 +33,7 @@ from service.registry import ModelStatus
 from service.repository import check_version
 
 router = PredictionRouter(tags=["v1: for people and scripts"])
+RAW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
 
 
 def _accepts(manifest: Manifest) -> str:
@@ -195,19 +196,28 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
     if manifest.input.kind != "image" or manifest.input.image is None:
         raise InvalidInput(f"model '{name}' takes tabular rows, not images: use /predict")
     options = parse_options(query_string(request), model, settings.max_top_k)
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise UnsupportedMediaType("upload images as multipart/form-data (field 'files')")
-    async with request.form(
-        max_files=settings.max_images, max_fields=16, max_part_size=64 * 1024
-    ) as form:
-        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-        if not uploads:
-            raise InvalidInput("multipart upload without a file: send PNG or JPEG files as 'files'")
-        blobs = [await upload.read() for upload in uploads]
-        names = [(upload.filename or f"file {i}")[:100] for i, upload in enumerate(uploads)]
-    rows = await svc.uploads.rows(blobs, names, manifest)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in RAW_IMAGE_TYPES:  # one image as the whole body (curl --data-binary)
+        blobs, names = [await read_body(request, settings.max_body_bytes)], ["body"]
+    elif content_type == "multipart/form-data":
+        async with request.form(
+            max_files=settings.max_images, max_fields=16, max_part_size=64 * 1024
+        ) as form:
+            uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+            if not uploads:
+                raise InvalidInput(
+                    "multipart upload without a file: send PNG or JPEG files as 'files'"
+                )
+            blobs = [await upload.read() for upload in uploads]
+            names = [(upload.filename or f"file {i}")[:100] for i, upload in enumerate(uploads)]
+    else:
+        raise UnsupportedMediaType(
+            "upload images as multipart/form-data (field 'files'), or one image as the body "
+            "with Content-Type: image/png or image/jpeg"
+        )
+    rows, warnings = await svc.uploads.rows(blobs, names, manifest)
     scored = await svc.dataplane.score(model, rows)
-    return json_response(predictions(scored, options, files=names))
+    return json_response(predictions(scored, options, files=names, warnings=warnings))
 
 
 _IMAGE_DOC: dict[str, Any] = {
@@ -229,11 +239,15 @@ _IMAGE_DOC: dict[str, Any] = {
                         },
                         "required": ["files"],
                     }
-                }
+                },
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             },
         },
         "description": "PNG or JPEG photos or scans of digits, any size: converted to "
-        "grayscale, inverted if dark on light, fitted and centred as MNIST was made.",
+        "grayscale, inverted if dark on light, fitted and centred as MNIST was made. Several "
+        "as multipart `files`, or one as the raw body. A file far wider or taller than the "
+        "model's canvas gets a `warning` in its prediction.",
     },
 }
 

@@ -128,24 +128,49 @@ def _tabular_values(instances: list[object], manifest: Manifest) -> np.ndarray:
     return fp32_array(flat, "instances")
 
 
+# An upload whose shape is this many times wider (or taller) than the model's canvas is
+# shrunk to fit: said in the answer, since it is usually several digits for a one-digit model.
+ASPECT_WARNING = 2.5
+
+
 def decode_images(
     blobs: list[bytes], names: list[str], manifest: Manifest, max_pixels: int
-) -> np.ndarray:
-    """Uploaded PNG or JPEG files as the model's input batch, each brought into its form."""
+) -> tuple[np.ndarray, list[str | None]]:
+    """Uploaded PNG or JPEG files as the model's input batch, each brought into its form, and
+    a warning per file (None when there is nothing to say)."""
     assert manifest.input.image is not None
     height, width = manifest.input.image.height, manifest.input.image.width
-    rows = []
+    rows, warnings = [], []
     for name, blob in zip(names, blobs):
         try:
-            rows.append(images.to_model_input(images.decode(blob, max_pixels), height, width))
+            pixels = images.decode(blob, max_pixels)
+            rows.append(images.to_model_input(pixels, height, width))
         except (InvalidInput, PayloadTooLarge) as exc:
             exc.message = f"{describe(name, 60)}: {exc.message}"
             raise
-    return np.stack(rows).reshape(len(blobs), *manifest.input.row_shape)
+        warnings.append(_aspect_warning(pixels.shape, (height, width), manifest.name))
+    return np.stack(rows).reshape(len(blobs), *manifest.input.row_shape), warnings
+
+
+def _aspect_warning(shape: tuple[int, ...], canvas: tuple[int, int], model: str) -> str | None:
+    (h, w), (ch, cw) = shape[:2], canvas
+    ratio = (w / max(h, 1)) / (cw / ch)
+    if 1 / ASPECT_WARNING <= ratio <= ASPECT_WARNING:
+        return None
+    side = "wider" if ratio > 1 else "taller"
+    times = ratio if ratio > 1 else 1 / ratio
+    return (
+        f"the image is {times:.1f} times {side} than model '{model}' reads ({cw}x{ch}): it was "
+        "shrunk to fit, so its digits may be too small to read (one digit per image, or a "
+        "model with a wider canvas)"
+    )
 
 
 def predictions(
-    scored: Scored, options: Options, files: list[str] | None = None
+    scored: Scored,
+    options: Options,
+    files: list[str] | None = None,
+    warnings: list[str | None] | None = None,
 ) -> dict[str, object]:
     model = scored.model
     task, labels, threshold = model.task, model.manifest.labels, options.threshold
@@ -165,6 +190,8 @@ def predictions(
             prediction["threshold"] = threshold
         if files is not None:
             prediction["file"] = files[row]
+        if warnings is not None and warnings[row] is not None:
+            prediction["warning"] = warnings[row]
         out.append(prediction)
     return {
         "model": model.name,

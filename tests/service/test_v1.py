@@ -230,11 +230,19 @@ def test_multipart_without_a_file_is_400(client: httpx.Client) -> None:
     assert r.status_code == 400 and "without a file" in r.json()["error"]
 
 
-def test_upload_that_is_not_multipart_is_415(client: httpx.Client) -> None:
+def test_upload_that_is_neither_multipart_nor_an_image_is_415(client: httpx.Client) -> None:
     r = client.post(
-        "/v1/models/mnist/predict/image", content=b"\x89PNG", headers={"content-type": "image/png"}
+        "/v1/models/mnist/predict/image", content=b"\x89PNG", headers={"content-type": "text/plain"}
     )
     assert r.status_code == 415 and "multipart/form-data" in r.json()["error"]
+
+
+def test_a_raw_body_that_is_no_image_is_400(client: httpx.Client) -> None:
+    truncated = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
+    r = client.post(
+        "/v1/models/mnist/predict/image", content=truncated, headers={"content-type": "image/png"}
+    )
+    assert r.status_code == 400 and r.json()["error"].startswith("body: undecodable PNG")
 
 
 def test_image_upload_to_a_tabular_model_is_refused(client: httpx.Client) -> None:
