@@ -242,7 +242,7 @@ def test_a_raw_body_that_is_no_image_is_400(client: httpx.Client) -> None:
     r = client.post(
         "/v1/models/mnist/predict/image", content=truncated, headers={"content-type": "image/png"}
     )
-    assert r.status_code == 400 and r.json()["error"].startswith("body: undecodable PNG")
+    assert r.status_code == 400 and r.json()["error"] == "'body': undecodable PNG image"
 
 
 def test_image_upload_to_a_tabular_model_is_refused(client: httpx.Client) -> None:
