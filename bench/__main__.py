@@ -261,6 +261,24 @@ HEADER = (
 )
 
 
+def against_previous(medians: dict[tuple[str, str], Result]) -> list[str]:
+    lines = [
+        "| scenario | now: samples/s, CPU ms/request | previous: samples/s, CPU ms/request "
+        "| now/previous |",
+        "|---|---|---|---|",
+    ]
+    for sc in SCENARIOS:
+        if sc.target != "service":
+            continue
+        now, then = medians[("service", sc.name)], medians[("previous", sc.name)]
+        lines.append(
+            f"| {sc.name} | {now.rps * sc.samples:,.0f}, {now.cpu_ms_per_request:.3f} | "
+            f"{then.rps * sc.samples:,.0f}, {then.cpu_ms_per_request:.3f} | "
+            f"{now.rps / then.rps:.2f}x |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
@@ -277,6 +295,12 @@ def main() -> None:
         help="time an MNIST-MLP epoch instead (ours, and Keras with --keras-python)",
     )
     parser.add_argument("--keras-python", help="a Python with tensorflow, for the Keras epoch")
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        help="a checkout of an earlier commit with its own .venv: its service runs every "
+        "scenario beside this one's, in the same rounds",
+    )
     parser.add_argument(
         "--peers",
         type=Path,
@@ -312,6 +336,7 @@ def main() -> None:
 
     scenarios = SCENARIOS + ([] if args.quick else MATRIX + VARIANT_SCENARIOS)
     scenarios += PEER_SCENARIOS if args.peers else []
+    scenarios += [replace(sc, target="previous") for sc in SCENARIOS] if args.previous else []
     results: dict[tuple[str, str], list[Result]] = {}
     # All servers up at once, each scenario's rounds interleaved with the others': this VM's
     # speed drifts from minute to minute, and a ratio is only fair between neighbours in time.
@@ -328,6 +353,12 @@ def main() -> None:
             ),
         }
         ready_s, rss = servers["service"].ready_s, servers["service"].rss_mb()
+        if args.previous:
+            python = str(args.previous / ".venv" / "bin" / "python")
+            argv = service_argv(args.previous / "models", python=python)
+            servers["previous"] = stack.enter_context(
+                server(argv, "/v2/health/ready", cwd=args.previous)
+            )
         for name, peer in peers.PEERS.items() if args.peers else ():
             onnx = {"BENCH_MODEL": str(args.models_dir / "mnist" / "1" / "model.onnx")}
             servers[name] = stack.enter_context(
@@ -374,6 +405,9 @@ def main() -> None:
         f"model in {args.models_dir.name}/ loaded, {rss_after:.0f} MB after the runs above; "
         f"with --workers 2, {rss_two:.0f} MB for the supervisor and both workers together.",
     ]
+    if args.previous:
+        lines += ["", f"This code against {args.previous} (same rounds, medians):", ""]
+        lines += against_previous(medians)
     if args.peers:
         lines += ["", "The issue's peers on the same model, same run (medians):"]
         lines += against_peers(medians)

@@ -76,7 +76,9 @@ def _children(pid: int) -> list[str]:
 
 
 @contextmanager
-def server(argv: list[str], ready_path: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def server(
+    argv: list[str], ready_path: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Server]:
     """A server process on a free loopback port (argv gets --port appended)."""
     port = free_port()
     started = time.perf_counter()
@@ -85,6 +87,7 @@ def server(argv: list[str], ready_path: str, env: dict[str, str] | None = None) 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -167,9 +170,9 @@ def wrk(
     )
 
 
-def service_argv(models_dir: Path, *options: str) -> list[str]:
+def service_argv(models_dir: Path, *options: str, python: str = sys.executable) -> list[str]:
     return [
-        sys.executable,
+        python,
         "-m",
         "service",
         "--models-dir",

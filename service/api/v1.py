@@ -7,6 +7,7 @@ predictions written (`v1_codec.predictions`)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import Request
@@ -16,7 +17,7 @@ from starlette.responses import Response
 from service.api import v1_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
-from service.api.json_budget import budget_for, off_loop_when_large
+from service.api.json_budget import budget_for, off_loop
 from service.api.responses import json_response
 from service.api.routes import PredictionRouter
 from service.api.schemas import (
@@ -158,9 +159,11 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
     settings = svc.settings
     budget = budget_for(model, settings.max_instances, settings.max_json_bytes)
     body = await read_body(request, settings.max_body_bytes)
-    rows = await off_loop_when_large(
-        len(body), v1_codec.decode, body, model.manifest, settings.max_instances, budget
-    )
+    decode = (body, model.manifest, settings.max_instances, budget)
+    if off_loop(len(body)):
+        rows = await asyncio.to_thread(v1_codec.decode, *decode)
+    else:
+        rows = v1_codec.decode(*decode)
     return json_response(predictions(await svc.dataplane.score(model, rows), options))
 
 

@@ -7,6 +7,7 @@ repository extension is in `control.py`."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import Request
@@ -16,7 +17,7 @@ from service import __version__
 from service.api import binary, v2_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
-from service.api.json_budget import budget_for, off_loop_when_large
+from service.api.json_budget import budget_for, off_loop
 from service.api.responses import json_response
 from service.api.routes import PredictionRouter
 from service.api.schemas import (
@@ -128,8 +129,10 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     body = await read_body(request, settings.max_body_bytes)
     header_length = request.headers.get(binary.HEADER)
     # A binary body's JSON part is small: only a JSON body is worth a thread.
-    size = len(body) if header_length is None else 0
-    inference = await off_loop_when_large(size, v2_codec.decode, body, header_length, budget)
+    if header_length is None and off_loop(len(body)):
+        inference = await asyncio.to_thread(v2_codec.decode, body, header_length, budget)
+    else:
+        inference = v2_codec.decode(body, header_length, budget)
     if inference.id is not None:
         ctx.adopt(inference.id)
     return v2_codec.encode(await svc.dataplane.infer(model, inference))
