@@ -179,6 +179,8 @@ def service_argv(models_dir: Path, *options: str) -> list[str]:
         "--no-access-log",
         "--host",
         "127.0.0.1",
+        "--grpc-port",
+        "0",
         *options,
     ]
 
