@@ -31,7 +31,9 @@ def options(settings: Settings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_body_bytes),
         ("grpc.max_send_message_length", -1),
+        # gRPC refuses metadata past the soft limit at random, and always past the absolute.
         ("grpc.max_metadata_size", settings.max_header_bytes),
+        ("grpc.absolute_max_metadata_size", settings.max_header_bytes),
         ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
     ]
 
