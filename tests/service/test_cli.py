@@ -134,12 +134,13 @@ def test_several_workers_serve_with_the_same_settings(repository: Path) -> None:
         # Both workers listen for gRPC on the one port (SO_REUSEPORT): new connections reach
         # both, told apart by their request ids' per-process prefix.
         assert _grpc_infers(f"127.0.0.1:{grpc_port}")
-        prefixes = set()
-        for _ in range(40):
+        prefixes: set[str] = set()
+
+        def both_answer() -> bool:  # the second worker may still be loading the models
             with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
                 live = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")
                 _, call = live.with_call(b"", timeout=10)
-                prefixes |= {v[:8] for k, v in call.trailing_metadata() if k == "x-request-id"}
-            if len(prefixes) == 2:
-                break
-        assert len(prefixes) == 2
+                prefixes.update(v[:8] for k, v in call.trailing_metadata() if k == "x-request-id")
+            return len(prefixes) == 2
+
+        wait_until(both_answer, timeout=60, interval=0.05)
