@@ -105,6 +105,8 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     if inference.id is not None:
         ctx.adopt(inference.id)
     response = v2_codec.encode(await svc.dataplane.infer(model, inference))
+    if len(response.body) < compression.MIN_BYTES:
+        return response  # the usual case, without looking for Accept-Encoding
     return compression.compress(response, request.headers.get("accept-encoding"))
 
 
