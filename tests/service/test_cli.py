@@ -144,3 +144,32 @@ def test_several_workers_serve_with_the_same_settings(repository: Path) -> None:
             return len(prefixes) == 2
 
         wait_until(both_answer, timeout=60, interval=0.05)
+
+
+def test_a_grpc_port_in_use_stops_the_start_naming_it(repository: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "--models-dir",
+                str(repository),
+                "--port",
+                "0",
+                "--grpc-port",
+                str(port),
+                "--providers",
+                "CPUExecutionProvider",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode != 0
+    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in r.stdout + r.stderr
