@@ -1,6 +1,7 @@
 # logitserve's images, one file; the two you build by --target:
 #
-#   serve  the HTTP service on ONNX Runtime: no torch, no compilers, no training code.
+#   serve  the service on ONNX Runtime, HTTP on 8000 and gRPC on 8001: no torch, no compilers,
+#          no training code.
 #          docker build --target serve -t logitserve .                        CPU (default)
 #          docker build --target serve --build-arg ONNXRUNTIME=gpu -t logitserve:gpu .
 #   train  torch and the training CLI; publishes into /models.
@@ -126,10 +127,12 @@ ENV PYTHONPATH=/app \
     LOGITSERVE_MODELS_DIR=/models \
     LOGITSERVE_HOST=0.0.0.0 \
     LOGITSERVE_PORT=8000 \
+    LOGITSERVE_GRPC_PORT=8001 \
     LD_LIBRARY_PATH=/opt/venv/site-packages/nvidia/cu13/lib:/opt/venv/site-packages/nvidia/cudnn/lib \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER 10001
-EXPOSE 8000
+# HTTP (v1, v2, /metrics) and gRPC (the Open Inference Protocol, grpc.health.v1).
+EXPOSE 8000 8001
 # No curl in a slim image: the interpreter that is already there asks, bypassing any proxy.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, sys, urllib.request as u; o = u.build_opener(u.ProxyHandler({})); sys.exit(o.open('http://127.0.0.1:%s/v2/health/live' % os.environ.get('LOGITSERVE_PORT', '8000'), timeout=2).status != 200)"]

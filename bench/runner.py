@@ -182,6 +182,8 @@ def service_argv(models_dir: Path, *options: str, python: str = sys.executable) 
         "--no-access-log",
         "--host",
         "127.0.0.1",
+        "--grpc-port",
+        "0",
         *options,
     ]
 

@@ -16,13 +16,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from service import __version__
-from service.api import control, errors, openapi, ops, page, v1, v2
+from service.api import control, errors, openapi, ops, page, triton, v1, v2
 from service.api.context import Services
 from service.api.gateway import Gateway
 from service.api.routes import RouteTable
 from service.api.uploads import Uploads
 from service.batching import BatchOptions
 from service.dataplane import DataPlane
+from service.grpc.server import GrpcServer
 from service.inflight import InFlight
 from service.metrics import Metrics
 from service.model import ModelLoader
@@ -90,9 +91,17 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         watcher = None
         if settings.reload_interval_s > 0:
             watcher = asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))
+        grpc_server = None
+        if settings.grpc_port:
+            # The second transport, on this event loop, over the same data plane and limits.
+            grpc_server = GrpcServer(settings, dataplane, registry, inflight, metrics)
+            await grpc_server.start(settings.grpc_port)
+        app.state.grpc_server = grpc_server
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(settings.graceful_shutdown_s)
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -118,7 +127,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     app.state.services = services
     errors.install(app)
     openapi.install(app)
-    for router in (v1.router, v2.router, control.router, ops.router, page.router):
+    for router in (v1.router, triton.router, v2.router, control.router, ops.router, page.router):
         app.include_router(router)
 
     routes = RouteTable([*v2.router.predictions, *v1.router.predictions])

@@ -29,6 +29,8 @@ import numpy as np
 
 # One call for a batch of rows: arrays whose first axis is those rows (logits, probabilities).
 Run = Callable[[np.ndarray], tuple[np.ndarray, ...]]
+# Told of every call: (rows, s gathering them, s of the call, s handing the rows back).
+ObserveBatch = Callable[[int, float, float, float], None]
 
 
 # Built for every request: slots, not frozen (a frozen dataclass costs ~1 us to build here).
@@ -57,7 +59,7 @@ class Batcher:
         max_batch_rows: int,
         max_wait_s: float,
         others_in_flight: Callable[[], bool],
-        observe_batch: Callable[[int], None],
+        observe_batch: ObserveBatch,
     ) -> None:
         self._run = run
         self._executor = executor
@@ -79,8 +81,9 @@ class Batcher:
         if not self._enabled:
             started = time.perf_counter()
             outputs = await self._call(rows)
-            self._observe_batch(len(rows))
-            return BatchResult(outputs, 0.0, time.perf_counter() - started)
+            infer_s = time.perf_counter() - started
+            self._observe_batch(len(rows), 0.0, infer_s, 0.0)
+            return BatchResult(outputs, 0.0, infer_s)
         job = _Job(rows, loop.create_future(), time.perf_counter())
         self._queue.append(job)
         if not self._draining:
@@ -131,6 +134,7 @@ class Batcher:
                 jobs = [j for j in self._take() if not j.future.done()]
                 if not jobs:
                     continue
+                gathering = time.perf_counter()
                 batch = jobs[0].rows if len(jobs) == 1 else np.concatenate([j.rows for j in jobs])
                 started = time.perf_counter()
                 held_the_loop = self._on_loop(len(batch))
@@ -141,8 +145,8 @@ class Batcher:
                         if not job.future.done():
                             job.future.set_exception(exc)
                     continue
-                infer_s = time.perf_counter() - started
-                self._observe_batch(len(batch))
+                returned = time.perf_counter()
+                infer_s = returned - started
                 offset = 0
                 for job in jobs:
                     n = len(job.rows)
@@ -150,6 +154,9 @@ class Batcher:
                         part = tuple([output[offset : offset + n] for output in outputs])
                         job.future.set_result(BatchResult(part, started - job.arrived, infer_s))
                     offset += n
+                self._observe_batch(
+                    len(batch), started - gathering, infer_s, time.perf_counter() - returned
+                )
         finally:
             self._draining = False
 
@@ -165,7 +172,7 @@ class BatchOptions:
     inline_s: float
     others_in_flight: Callable[[], bool]  # whether requests besides the caller's are in flight
 
-    def batcher(self, run: Run, observe_batch: Callable[[int], None]) -> Batcher:
+    def batcher(self, run: Run, observe_batch: ObserveBatch) -> Batcher:
         return Batcher(
             run,
             self.executor,

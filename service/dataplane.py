@@ -8,23 +8,29 @@ A transport (HTTP v1 and v2 in api/, gRPC next) resolves the model a request add
   input is fitted to the model (inputs.py), its requested outputs checked, the rows scored,
   and the outputs built, with Triton's classification extension.
 - `score`: rows already fitted to the model, from v1, which reads people's instances into
-  rows itself. `infer` comes through here too: the one way to a model, where a failure
-  becomes InferenceFailed and the timings go to the version's metrics.
+  rows itself. `infer` comes through here too (`_score`): the one way to a model, where a
+  failure becomes InferenceFailed and the timings go to the version's metrics.
+
+Both count each request in the version's Triton statistics (statistics.py): its time, and
+whether it succeeded.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from service.errors import InferenceFailed, InvalidInput
+from service.errors import InferenceFailed, InvalidInput, ServiceError
 from service.inputs import fit_tensors
 from service.messages import InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput
 from service.model import OUTPUTS, LoadedModel, UnusableOutput
 from service.registry import Registry
 from service.tasks import top_k
+
+perf_counter = time.perf_counter
 
 log = logging.getLogger("logitserve.inference")
 
@@ -37,6 +43,8 @@ class Scored:
     model: LoadedModel
     logits: np.ndarray  # (n, K) as the model produced them
     probabilities: np.ndarray  # (n, K) after the task's activation
+    queue_s: float  # waiting for the batched call
+    infer_s: float  # the batched call
 
 
 # What a request without "outputs" gets: built once.
@@ -55,24 +63,53 @@ class DataPlane:
         return self._registry.resolve(name, version)
 
     async def infer(self, model: LoadedModel, request: InferenceRequest) -> InferenceResponse:
-        if request.id is not None and len(request.id) > MAX_ID_LENGTH:
-            raise InvalidInput(f"id must be a string of at most {MAX_ID_LENGTH} characters")
-        rows = fit_tensors(model.manifest, request.inputs, self._max_instances)
-        outputs = (
-            _EVERY_OUTPUT[request.binary_outputs]
-            if request.outputs is None
-            else _requested_outputs(model, request.outputs)
+        started = perf_counter()
+        try:
+            if request.id is not None and len(request.id) > MAX_ID_LENGTH:
+                raise InvalidInput(f"id must be a string of at most {MAX_ID_LENGTH} characters")
+            rows = fit_tensors(model.manifest, request.inputs, self._max_instances)
+            outputs = (
+                _EVERY_OUTPUT[request.binary_outputs]
+                if request.outputs is None
+                else _requested_outputs(model, request.outputs)
+            )
+            fitted = perf_counter()
+            scored = await self._score(model, rows)
+            returned = perf_counter()
+            response = InferenceResponse(
+                model.name,
+                str(model.version),
+                request.id,
+                [_output(scored, requested) for requested in outputs],
+            )
+        except ServiceError:
+            model.metrics.statistics.failed(perf_counter() - started)
+            raise
+        done = perf_counter()
+        model.metrics.statistics.succeeded(
+            len(rows),
+            done - started,
+            scored.queue_s,
+            scored.infer_s,
+            fitted - started,
+            done - returned,
         )
-        scored = await self.score(model, rows)
-        return InferenceResponse(
-            model.name,
-            str(model.version),
-            request.id,
-            [_output(scored, requested) for requested in outputs],
-        )
+        return response
 
     async def score(self, model: LoadedModel, rows: np.ndarray) -> Scored:
         """Run rows fitted to the model through it, batched with concurrent requests."""
+        started = perf_counter()
+        try:
+            scored = await self._score(model, rows)
+        except ServiceError:
+            model.metrics.statistics.failed(perf_counter() - started)
+            raise
+        model.metrics.statistics.succeeded(
+            len(rows), perf_counter() - started, scored.queue_s, scored.infer_s
+        )
+        return scored
+
+    async def _score(self, model: LoadedModel, rows: np.ndarray) -> Scored:
         try:
             result = await model.infer(rows)
         except UnusableOutput:
@@ -93,7 +130,7 @@ class DataPlane:
             ) from None
         model.metrics.call(result.queue_s, result.infer_s)
         logits, probabilities = result.outputs
-        return Scored(model, logits, probabilities)
+        return Scored(model, logits, probabilities, result.queue_s, result.infer_s)
 
 
 def _requested_outputs(
@@ -110,26 +147,28 @@ def _requested_outputs(
         classifies |= requested.classification > 0
     if not classifies:
         return outputs
-    classes = model.task.classes(model.manifest.output.width)
-    return tuple(replace(r, classification=min(r.classification, classes)) for r in outputs)
+    # As Triton: at most as many classes as the output tensor has columns.
+    width = model.manifest.output.width
+    return tuple(replace(r, classification=min(r.classification, width)) for r in outputs)
 
 
 def _output(scored: Scored, requested: RequestedOutput) -> OutputTensor:
+    tensor = scored.probabilities if requested.name == "probabilities" else scored.logits
     k = requested.classification
     if k:
-        strings = _classification(scored, k)
+        strings = _classification(scored.model, tensor, k)
         flat = [s for row in strings for s in row]
         return OutputTensor(requested.name, "BYTES", [len(strings), k], flat, requested.binary)
-    tensor = scored.probabilities if requested.name == "probabilities" else scored.logits
     return OutputTensor(requested.name, "FP32", list(tensor.shape), tensor, requested.binary)
 
 
-def _classification(scored: Scored, k: int) -> list[list[str]]:
-    """Triton's 'score:index:label' per row, most probable first; our score is the probability."""
-    model = scored.model
-    indices, scores = top_k(model.task.class_probabilities(scored.probabilities), k)
-    labels = model.manifest.labels
+def _classification(model: LoadedModel, tensor: np.ndarray, k: int) -> list[list[str]]:
+    """Triton's classification extension: per row, the k largest values of the requested
+    output tensor as 'value:index:label', largest first. The value is that tensor's (a
+    logit when logits are asked for); the index is the column; the label is the column's."""
+    indices, values = top_k(tensor, k)
+    labels = model.task.column_labels(model.manifest.labels)
     return [
-        [f"{s:f}:{i}:{labels[i]}" for i, s in zip(row_i.tolist(), row_s.tolist())]
-        for row_i, row_s in zip(indices, scores)
+        [f"{v:f}:{i}:{labels[i]}" for i, v in zip(row_i.tolist(), row_v.tolist())]
+        for row_i, row_v in zip(indices, values)
     ]

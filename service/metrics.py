@@ -14,6 +14,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from service.statistics import VersionStatistics
+
 LATENCY_BUCKETS = (
     0.0001,
     0.00025,
@@ -38,13 +40,20 @@ ReadyRow = tuple[str, int, str | None, int]
 
 
 class VersionMetrics:
-    """What one model version reports, with its label children bound."""
+    """What one model version reports, with its label children bound, and its Triton
+    statistics (which, unlike the Prometheus series, start again when the version loads)."""
 
-    __slots__ = ("observe_batch", "_queue", "_inference", "_failures")
+    __slots__ = ("statistics", "_batch", "_queue", "_inference", "_failures")
 
     def __init__(self, batch: Any, queue: Any, inference: Any, failures: Any) -> None:
-        self.observe_batch: Callable[[float], None] = batch.observe  # rows per call
+        self.statistics = VersionStatistics()
+        self._batch: Callable[[float], None] = batch.observe  # rows per call
         self._queue, self._inference, self._failures = queue, inference, failures
+
+    def observe_batch(self, rows: int, input_s: float, infer_s: float, output_s: float) -> None:
+        """One batched call (the batcher's timings: gathering, the call, handing back)."""
+        self._batch(rows)
+        self.statistics.executed(rows, input_s, infer_s, output_s)
 
     def call(self, queue_s: float, infer_s: float) -> None:
         """A request's wait for its batch, and the batched call it was part of."""

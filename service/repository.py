@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from service.errors import InvalidInput
 from service.manifest import Manifest
 
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 MANIFEST_MAX_BYTES = 1024 * 1024
 
@@ -31,8 +31,8 @@ def check_name(text: str) -> str:
     """A model name from a client or the disk, or InvalidInput."""
     if not NAME_PATTERN.fullmatch(text):
         raise InvalidInput(
-            "invalid model name: use 1-64 lowercase letters, digits and '-', "
-            "starting with a letter or digit"
+            "invalid model name: use 1-64 letters, digits, '_', '-' and '.', "
+            "starting with a letter, digit or '_'"
         )
     return text
 

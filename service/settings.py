@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     models_dir: Path = Field(Path("models"), description="the model repository to serve")
     host: str = Field("127.0.0.1", description="address to bind")
     port: int = Field(8000, ge=0, le=65535, description="port to bind")
+    grpc_port: int = Field(
+        8001, ge=0, le=65535, description="port of the gRPC server, on the same host (0: no gRPC)"
+    )
     workers: int = Field(
         1, ge=1, le=64, description="server processes (each loads every model: memory x N)"
     )

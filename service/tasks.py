@@ -39,6 +39,10 @@ class TaskPolicy(ABC):
         """One column per label."""
         return probabilities
 
+    def column_labels(self, labels: Sequence[str]) -> Sequence[str]:
+        """The label of each column of the model's output (Triton's classification)."""
+        return labels
+
     def default_threshold(self, declared: float | None) -> float | None:
         if not self.thresholded:
             return None
@@ -84,6 +88,10 @@ class Binary(TaskPolicy):
     def class_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
         return np.column_stack([1.0 - probabilities[:, 0], probabilities[:, 0]])
 
+    def column_labels(self, labels: Sequence[str]) -> Sequence[str]:
+        """The one column is the positive class's."""
+        return labels[1:]
+
     def check_output(self, width: int, labels: int) -> str | None:
         ok = width == 1 and labels == 2
         return None if ok else "a binary model has output [-1, 1] and two labels"
@@ -111,9 +119,10 @@ class Multilabel(TaskPolicy):
 TASKS: dict[str, TaskPolicy] = {p.name: p for p in (Multiclass(), Binary(), Multilabel())}
 
 
-def top_k(class_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k most probable classes per row: (indices, probabilities), most probable first."""
-    k = max(1, min(k, class_probs.shape[1]))
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest scores per row (probabilities, or logits): (indices, scores), largest
+    first."""
+    k = max(1, min(k, scores.shape[1]))
     # A stable sort keeps ties in label order, so equal scores come out predictably.
-    indices = np.argsort(-class_probs, axis=1, kind="stable")[:, :k]
-    return indices, class_probs[np.arange(len(indices))[:, None], indices]
+    indices = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return indices, scores[np.arange(len(indices))[:, None], indices]

@@ -78,6 +78,13 @@ class RunningServer:
         return app
 
     @property
+    def grpc_target(self) -> str:
+        """host:port of its gRPC server (started with grpc_port=free_port())."""
+        grpc_server = self.gateway.app.state.grpc_server
+        assert grpc_server is not None, "started without gRPC: pass grpc_port=free_port()"
+        return f"127.0.0.1:{grpc_server.port}"
+
+    @property
     def services(self) -> Services:
         services: Services = self.gateway.app.state.services
         return services
@@ -85,6 +92,8 @@ class RunningServer:
 
 @contextmanager
 def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
+    # No gRPC unless a test asks for it, on a port of its own (see free_port).
+    overrides = {"grpc_port": 0, **overrides}
     settings = Settings(models_dir=models_dir, providers=["CPUExecutionProvider"], **overrides)
     options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0}
     options |= {"loop": "asyncio", "lifespan": "on", "timeout_graceful_shutdown": 5}
@@ -105,6 +114,15 @@ def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
         server.should_exit = True
         thread.join(timeout=15)
         loop.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the server binds it a moment later)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
@@ -188,6 +206,7 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
             str(port),
             "--providers",
             "CPUExecutionProvider",
+            *(() if "--grpc-port" in args or "grpc_port" in env else ("--grpc-port", "0")),
             *args,
         ],
         stdout=log,

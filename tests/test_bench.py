@@ -39,7 +39,9 @@ def test_the_in_process_bench_drives_the_app_and_can_leave_the_model_out(
     body, headers = payloads.bodies()["v2_binary64"]
 
     async def main() -> tuple[float, float]:
-        app = create_app(Settings(models_dir=MODELS, access_log=False, reload_interval_s=0))
+        app = create_app(
+            Settings(models_dir=MODELS, access_log=False, reload_interval_s=0, grpc_port=0)
+        )
         async with lifespan(app):
             calls.clear()  # loading warms every model up
             whole = await per_request_us(app, "/v2/models/mnist/infer", body, headers, 4, 40)
@@ -56,7 +58,9 @@ def test_the_in_process_bench_drives_the_app_and_can_leave_the_model_out(
 
 def test_a_request_the_app_refuses_fails_the_bench_instead_of_timing_an_error() -> None:
     async def main() -> None:
-        app = create_app(Settings(models_dir=MODELS, access_log=False, reload_interval_s=0))
+        app = create_app(
+            Settings(models_dir=MODELS, access_log=False, reload_interval_s=0, grpc_port=0)
+        )
         async with lifespan(app):
             await per_request_us(app, "/v2/models/nonexistent/infer", b"{}", {}, 2, 4)
 

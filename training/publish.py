@@ -23,7 +23,7 @@ from typing import Any
 
 from training.errors import PublishError
 
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -40,8 +40,8 @@ class Published:
 def check_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name):
         raise PublishError(
-            f"invalid model name {name!r}: use 1-64 lowercase letters, digits and '-', "
-            "starting with a letter or digit"
+            f"invalid model name {name!r}: use 1-64 letters, digits, '_', '-' and '.', "
+            "starting with a letter, digit or '_'"
         )
     return name
 

@@ -1,6 +1,6 @@
-"""KServe's Python model server (V1 and V2 REST, the V2 binary extension) with the MLP, written
-as KServe's custom-model documentation writes one.
-Run: PY bench/peer_apps/kserve_app.py --port N"""
+"""KServe's Python model server (V1 and V2 REST, the V2 binary extension, and V2 gRPC with
+--grpc-port) with the MLP, written as KServe's custom-model documentation writes one.
+Run: PY bench/peer_apps/kserve_app.py --port N [--grpc-port M]"""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ class MnistModel(Model):
     async def predict(self, payload, headers=None, response_headers=None):
         if isinstance(payload, InferRequest):
             probabilities = self.mnist.probabilities(payload.inputs[0].as_numpy())
-            binary = payload.use_binary_outputs
+            # Over gRPC, raw_output_contents (as logitserve and Triton answer).
+            binary = payload.use_binary_outputs or payload.from_grpc
             output = InferOutput("probabilities", list(probabilities.shape), "FP32")
             output.set_data_from_numpy(probabilities, binary_data=binary)
             return InferResponse(
@@ -38,5 +39,11 @@ class MnistModel(Model):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_known_args()[0].port
-    ModelServer(http_port=port, enable_grpc=False).start([MnistModel()])
+    parser.add_argument("--grpc-port", type=int, default=0)
+    known = parser.parse_known_args()[0]
+    grpc = (
+        {"grpc_port": known.grpc_port, "enable_grpc": True}
+        if known.grpc_port
+        else {"enable_grpc": False}
+    )
+    ModelServer(http_port=known.port, **grpc).start([MnistModel()])

@@ -100,6 +100,11 @@ class ReadyResponse(BaseModel):
     ready: bool
 
 
+class ModelReadyResponse(BaseModel):
+    name: str
+    ready: bool
+
+
 class LiveResponse(BaseModel):
     live: bool
 

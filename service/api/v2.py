@@ -3,7 +3,8 @@
 Health, metadata and inference. An inference request goes: the model it addresses
 (`DataPlane.model`), the body read within its limit, decoded (`v2_codec.decode`, which owns
 the JSON and binary wire formats), `DataPlane.infer`, encoded (`v2_codec.encode`). The model
-repository extension is in `control.py`."""
+repository extension is in `control.py`, Triton's statistics and model configuration in
+`triton.py`; what they say comes from service/metadata.py, as gRPC's does."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from service import __version__
-from service.api import binary, v2_codec
+from service import metadata
+from service.api import binary, compression, v2_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
 from service.api.json_budget import budget_for, off_loop
@@ -25,21 +26,19 @@ from service.api.schemas import (
     InferenceResponse,
     LiveResponse,
     ModelMetadataResponse,
+    ModelReadyResponse,
     ReadyResponse,
     ServerMetadataResponse,
     error_responses,
 )
 from service.errors import NotReady
-from service.model import OUTPUTS, LoadedModel
 
 router = PredictionRouter(tags=["v2: Open Inference Protocol"])
 
-EXTENSIONS = ["binary_tensor_data", "classification", "model_repository"]
-
 
 @router.get("/v2", response_model=ServerMetadataResponse)
-def server_metadata() -> Response:
-    return json_response({"name": "logitserve", "version": __version__, "extensions": EXTENSIONS})
+def server() -> Response:
+    return json_response(metadata.server_metadata())
 
 
 @router.get("/v2/health/live", response_model=LiveResponse)
@@ -60,29 +59,8 @@ def ready(svc: ServicesDep) -> Response:
     raise NotReady("not ready: " + "; ".join(reasons)[:2000])
 
 
-def _metadata(model: LoadedModel, versions: list[str]) -> dict[str, object]:
-    manifest = model.manifest
-    width = manifest.output.width
-    return {
-        "name": model.name,
-        "versions": versions,
-        "platform": "onnxruntime_onnx",
-        "inputs": [
-            {
-                "name": manifest.input.name,
-                "datatype": manifest.input.datatype,
-                "shape": manifest.input.shape,
-            }
-        ],
-        "outputs": [{"name": name, "datatype": "FP32", "shape": [-1, width]} for name in OUTPUTS],
-    }
-
-
 def _model_metadata(svc: ServicesDep, name: str, version: str | None) -> Response:
-    model = svc.dataplane.model(name, version)
-    status = svc.registry.status(name)
-    ready_versions = [str(v) for v in sorted(status.versions) if status.versions[v].model]
-    return json_response(_metadata(model, ready_versions))
+    return json_response(metadata.model_metadata(svc.registry, svc.dataplane.model(name, version)))
 
 
 _META: dict[str, Any] = {
@@ -102,21 +80,21 @@ def model_version_metadata(svc: ServicesDep, name: str, version: str) -> Respons
 
 
 _READY: dict[str, Any] = {
-    "response_model": ReadyResponse,
+    "response_model": ModelReadyResponse,
     "responses": error_responses(400, 404, 503),
 }
 
 
 @router.get("/v2/models/{name}/ready", **_READY)
 def model_ready(svc: ServicesDep, name: str) -> Response:
-    svc.dataplane.model(name, None)
-    return json_response({"ready": True})
+    model = svc.dataplane.model(name, None)
+    return json_response({"name": model.name, "ready": True})
 
 
 @router.get("/v2/models/{name}/versions/{version}/ready", **_READY)
 def model_version_ready(svc: ServicesDep, name: str, version: str) -> Response:
-    svc.dataplane.model(name, version)
-    return json_response({"ready": True})
+    model = svc.dataplane.model(name, version)
+    return json_response({"name": model.name, "ready": True})
 
 
 async def _infer(request: Request, name: str, version: str | None) -> Response:
@@ -135,7 +113,10 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         inference = v2_codec.decode(body, header_length, budget)
     if inference.id is not None:
         ctx.adopt(inference.id)
-    return v2_codec.encode(await svc.dataplane.infer(model, inference))
+    response = v2_codec.encode(await svc.dataplane.infer(model, inference))
+    if len(response.body) < compression.MIN_BYTES:
+        return response  # the usual case, without looking for Accept-Encoding
+    return compression.compress(response, request.headers.get("accept-encoding"))
 
 
 _INFER_DOC: dict[str, Any] = {

@@ -37,6 +37,17 @@ def test_both_builds_take_their_base_image_from_one_variable() -> None:
         assert args["PYTHON_IMAGE"] == f"${{LOGITSERVE_PYTHON_IMAGE:-{default}}}", service
 
 
+def test_the_api_publishes_http_and_grpc_and_the_image_exposes_both() -> None:
+    api = compose()["services"]["api"]
+    assert api["ports"] == [
+        "${LOGITSERVE_API_PORT:-8000}:8000",
+        "${LOGITSERVE_GRPC_HOST_PORT:-8001}:8001",
+    ]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^EXPOSE 8000 8001$", dockerfile, re.MULTILINE)
+    assert "LOGITSERVE_GRPC_PORT=8001" in dockerfile
+
+
 def test_the_trainer_starts_as_root_to_become_the_models_owner() -> None:
     trainer = compose()["services"]["trainer"]
     assert trainer["user"] == "${LOGITSERVE_TRAIN_USER:-0:0}"

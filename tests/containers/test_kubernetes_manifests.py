@@ -55,7 +55,10 @@ def test_kustomization_lists_every_manifest_and_names_the_image() -> None:
 def test_deployment_probes_health_and_runs_locked_down() -> None:
     pod = manifests()["Deployment"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "grpc", "containerPort": 8001, "protocol": "TCP"},
+    ]
     assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == 10001
@@ -89,7 +92,11 @@ def test_service_and_autoscaler_point_at_the_deployment() -> None:
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     service = found["Service"]["spec"]
     assert service["selector"].items() <= labels.items()
-    assert service["ports"][0]["targetPort"] == "http"
+    assert [(p["name"], p["targetPort"]) for p in service["ports"]] == [
+        ("http", "http"),
+        ("grpc", "grpc"),
+    ]
+    assert service["ports"][1]["appProtocol"] == "kubernetes.io/h2c"  # gRPC, for meshes
 
     hpa = found["HorizontalPodAutoscaler"]
     assert hpa["apiVersion"] == "autoscaling/v2"
@@ -103,7 +110,7 @@ def test_service_and_autoscaler_point_at_the_deployment() -> None:
 
 
 def test_kserve_custom_predictor_speaks_v2_on_port_8000() -> None:
-    (isvc,) = documents(KSERVE / "inferenceservice.yaml")
+    isvc, _ = documents(KSERVE / "inferenceservice.yaml")
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
     assert isvc["kind"] == "InferenceService"
     (container,) = isvc["spec"]["predictor"]["containers"]
@@ -116,6 +123,23 @@ def test_kserve_custom_predictor_speaks_v2_on_port_8000() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert container["securityContext"]["readOnlyRootFilesystem"]
+
+
+def test_kserve_grpc_predictor_is_routed_to_the_grpc_port_and_probed_by_grpc() -> None:
+    http, grpc = documents(KSERVE / "inferenceservice.yaml")
+    (container,) = grpc["spec"]["predictor"]["containers"]
+    # KServe (Knative) routes one port per predictor; the name h2c makes it gRPC.
+    assert container["ports"] == [{"name": "h2c", "containerPort": 8001, "protocol": "TCP"}]
+    assert container["readinessProbe"]["grpc"] == {
+        "port": 8001,
+        "service": "inference.GRPCInferenceService",
+    }
+    assert container["livenessProbe"]["grpc"] == {"port": 8001}
+    # Otherwise the same predictor as the HTTP one.
+    (same,) = http["spec"]["predictor"]["containers"]
+    for key in ("image", "env", "resources", "securityContext", "volumeMounts"):
+        assert container[key] == same[key], key
+    assert grpc["metadata"]["name"] != http["metadata"]["name"]
 
 
 def test_kserve_serving_runtime_route_declares_protocol_version_v2() -> None:

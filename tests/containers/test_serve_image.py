@@ -1,5 +1,6 @@
 """The serve image on the shipped models: the same probabilities as ONNX Runtime computes from
-the model files, over v1 and v2 (JSON and binary tensors); an unprivileged user, no torch, no
+the model files, over v1, v2 (JSON and binary tensors) and gRPC on the second exposed port;
+an unprivileged user, no torch, no
 training code, a read-only root filesystem; its own HEALTHCHECK passes; SIGTERM ends it
 cleanly and at once."""
 
@@ -107,6 +108,36 @@ def test_v2_json_and_binary_tensors_agree_with_v1(
     n = int(binary.headers["inference-header-content-length"])
     probabilities = np.frombuffer(binary.content[n:], dtype="<f4").reshape(8, 10)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+
+def test_grpc_on_port_8001_answers_as_onnx_runtime_computes(
+    engine: Engine, images: Images, shipped_models: Path, digits: tuple[np.ndarray, np.ndarray]
+) -> None:
+    import grpc
+    import tritonclient.grpc as grpcclient
+
+    from tests.containers.engine import wait_for_http
+
+    ports = ("-p", "127.0.0.1::8000", "-p", "127.0.0.1::8001")
+    with engine.container(images.serve, "--read-only", "--tmpfs", "/tmp", *ports) as container:
+
+        def mapped(port: int) -> str:
+            found = engine("port", container, f"{port}/tcp").stdout.split()[0]
+            return found.replace("0.0.0.0", "127.0.0.1")
+
+        wait_for_http(f"http://{mapped(8000)}/v2/health/ready", engine=engine, container=container)
+        target = mapped(8001)
+        with grpc.insecure_channel(target) as channel:  # grpc.health.v1, by hand: SERVING
+            check = channel.unary_unary("/grpc.health.v1.Health/Check")
+            assert check(b"\n\x1einference.GRPCInferenceService", timeout=10) == b"\x08\x01"
+        client = grpcclient.InferenceServerClient(url=target)
+        pixels = digits[0][:8].reshape(8, 28, 28).astype(np.uint8)
+        tensor = grpcclient.InferInput("pixels", list(pixels.shape), "UINT8")
+        tensor.set_data_from_numpy(pixels)
+        result = client.infer("mnist-cnn", [tensor])
+        client.close()
+    expected = expected_probabilities(shipped_models, "mnist-cnn", pixels.reshape(8, 784))
+    np.testing.assert_allclose(result.as_numpy("probabilities"), expected, atol=1e-5)
 
 
 def test_runs_unprivileged_without_torch_or_training_code(

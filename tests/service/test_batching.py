@@ -43,7 +43,7 @@ def batcher(model: Model, executor: Executor | None, **over: Any) -> Batcher:
         "max_batch_rows": 256,
         "max_wait_s": 0.0,
         "others_in_flight": lambda: False,
-        "observe_batch": lambda rows: None,
+        "observe_batch": lambda rows, input_s, infer_s, output_s: None,
     }
     return Batcher(model, executor, **(options | over))
 

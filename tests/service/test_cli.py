@@ -9,11 +9,25 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
 from service.settings import Settings
-from tests.servers import left_running, running_process, wait_until
+from tests.servers import free_port, left_running, running_process, wait_until
+
+
+def _grpc_infers(target: str) -> bool:
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(url=target)
+    try:
+        tensor = grpcclient.InferInput("features", [1, 4], "FP32")
+        tensor.set_data_from_numpy(np.array([[20, 5, 3, 7]], dtype=np.float32))
+        return client.infer("tshirt", [tensor]).as_numpy("probabilities").shape == (1, 1)
+    finally:
+        client.close()
 
 
 def test_help_lists_the_settings() -> None:
@@ -24,6 +38,7 @@ def test_help_lists_the_settings() -> None:
         "--models-dir",
         "--host",
         "--port",
+        "--grpc-port",
         "--workers",
         "--max-batch-wait-us",
         "--control-token",
@@ -85,12 +100,14 @@ def test_an_out_of_range_option_is_named_in_one_line() -> None:
     )
 
 
-def test_serves_on_the_given_port_and_exits_cleanly_on_sigterm(repository: Path) -> None:
-    with running_process(repository) as srv:
+def test_serves_on_the_given_ports_and_exits_cleanly_on_sigterm(repository: Path) -> None:
+    grpc_port = free_port()
+    with running_process(repository, "--grpc-port", str(grpc_port)) as srv:
         with httpx.Client(base_url=srv.url) as client:
             wait_until(lambda: client.get("/v2/health/ready").status_code == 200, timeout=30)
             r = client.post("/v1/models/tshirt/predict", json={"instances": [[20, 5, 3, 7]]})
             assert r.status_code == 200
+        assert _grpc_infers(f"127.0.0.1:{grpc_port}")  # on uvloop, as served
         started = time.monotonic()
         srv.process.send_signal(signal.SIGTERM)
         # Uvicorn shuts down gracefully, then re-raises the signal so the exit status says why.
@@ -103,14 +120,59 @@ def test_serves_on_the_given_port_and_exits_cleanly_on_sigterm(repository: Path)
 
 def test_several_workers_serve_with_the_same_settings(repository: Path) -> None:
     """--workers hands the command-line settings to each worker process."""
+    grpc_port = free_port()
     with (
-        running_process(repository, "--workers", "2", "--max-top-k", "2") as srv,
+        running_process(
+            repository, "--workers", "2", "--max-top-k", "2", "--grpc-port", str(grpc_port)
+        ) as srv,
         httpx.Client(base_url=srv.url) as client,
     ):
         wait_until(lambda: client.get("/v2/health/ready").status_code == 200, timeout=60)
         for _ in range(10):  # reaches both workers
             r = client.post("/v1/models/mnist/predict?top_k=3", json={"instances": [[0] * 784]})
             assert r.status_code == 400 and "from 1 to 2" in r.json()["error"]
+        # Both workers listen for gRPC on the one port (SO_REUSEPORT): new connections reach
+        # both, told apart by their request ids' per-process prefix.
+        assert _grpc_infers(f"127.0.0.1:{grpc_port}")
+        prefixes: set[str] = set()
+
+        def both_answer() -> bool:  # the second worker may still be loading the models
+            with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+                live = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")
+                _, call = live.with_call(b"", timeout=10)
+                prefixes.update(v[:8] for k, v in call.trailing_metadata() if k == "x-request-id")
+            return len(prefixes) == 2
+
+        wait_until(both_answer, timeout=60, interval=0.05)
+
+
+def test_a_grpc_port_in_use_stops_the_start_naming_it(repository: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "--models-dir",
+                str(repository),
+                "--port",
+                "0",
+                "--grpc-port",
+                str(port),
+                "--providers",
+                "CPUExecutionProvider",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode != 0
+    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in r.stdout + r.stderr
 
 
 def test_a_server_with_workers_leaves_no_process_behind(repository: Path) -> None:

@@ -78,17 +78,50 @@ def test_typed_contents_and_raw_contents_give_the_same_answer(
         assert np.asarray(answer.outputs[1].data).tolist() == [[165.0, -531.0, 900.0]]
 
 
-def test_classification_is_clamped_to_the_classes_and_written_as_score_index_label(
+def test_classification_of_a_one_column_output_is_capped_at_its_one_column(
     plane: tuple[DataPlane, Metrics],
 ) -> None:
+    """As Triton: the count is capped at the tensor's width; index 0 is the only class, the
+    positive one, and its value is the tensor's own (a probability, or a logit)."""
     dp, _ = plane
     tensor = RequestTensor("features", "FP32", [1, 4], Values([20, 5, 3, 7], False))
-    asked = (RequestedOutput("probabilities", classification=5),)
-    [output] = infer(dp, "tshirt", InferenceRequest(None, [tensor], asked)).outputs
-    assert (output.datatype, output.shape) == ("BYTES", [1, 2])  # binary: two classes
-    labels = sorted(str(s).split(":", 2)[2] for s in output.data)
-    assert labels == ["not top seller", "top seller"]
-    assert abs(sum(float(str(s).split(":")[0]) for s in output.data) - 1) < 1e-5
+    asked = (
+        RequestedOutput("probabilities", classification=5),
+        RequestedOutput("logits", classification=2),
+    )
+    response = infer(dp, "tshirt", InferenceRequest(None, [tensor], asked))
+    plain = infer(dp, "tshirt", InferenceRequest(None, [tensor], None))
+    values = {o.name: np.asarray(o.data) for o in plain.outputs}
+    for output in response.outputs:
+        assert (output.datatype, output.shape) == ("BYTES", [1, 1])
+        [entry] = output.data
+        value, index, label = str(entry).split(":", 2)
+        assert (index, label) == ("0", "top seller")
+        assert abs(float(value) - float(values[output.name][0, 0])) < 1e-5
+
+
+def test_classification_values_are_those_of_the_requested_tensor(
+    plane: tuple[DataPlane, Metrics],
+) -> None:
+    """Logits asked for: logits reported, in the order of the largest; probabilities asked
+    for: probabilities. Same classes either way (softmax keeps the order)."""
+    dp, _ = plane
+    tensor = features(Values([200.0, 17.0, 1.0, 2.0, -3.0, 0.5]), [3, 2])
+    asked = (
+        RequestedOutput("logits", classification=3),
+        RequestedOutput("probabilities", classification=3),
+    )
+    response = infer(dp, "course", InferenceRequest(None, [tensor], asked))
+    plain = infer(dp, "course", InferenceRequest(None, [tensor], None))
+    values = {o.name: np.asarray(o.data) for o in plain.outputs}
+    for output in response.outputs:
+        rows = np.asarray(output.data).reshape(output.shape)
+        for row, expected in zip(rows, values[output.name]):
+            parsed = [str(s).split(":") for s in row]
+            indices = [int(i) for _, i, _ in parsed]
+            assert indices == sorted(range(3), key=lambda i: -expected[i])
+            assert np.allclose([float(v) for v, _, _ in parsed], expected[indices], atol=1e-5)
+            assert [label for _, _, label in parsed] == [["a", "b", "c"][i] for i in indices]
 
 
 @pytest.mark.parametrize(

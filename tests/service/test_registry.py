@@ -75,7 +75,7 @@ def test_every_version_loads_and_a_request_gets_the_highest_ready_one(root: Path
         ("gamma", None, NotFound, "unknown model 'gamma'"),
         ("alpha", "7", NotFound, "has no version 7"),
         ("alpha", "07", InvalidInput, "invalid model version"),
-        ("Alpha", None, InvalidInput, "invalid model name"),
+        ("al:pha", None, InvalidInput, "invalid model name"),
     ],
 )
 def test_a_request_for_what_is_not_there_is_refused_naming_it(

@@ -22,7 +22,21 @@ from service.runtime import Runtime
 from tests.builders import image_manifest, publish, random_mlp
 
 
-@pytest.mark.parametrize("name", ["mnist", "mnist-cnn", "a", "x9", "a" * 64])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mnist",
+        "mnist-cnn",
+        "a",
+        "x9",
+        "a" * 64,
+        "densenet_onnx",
+        "Mnist",
+        "resnet50.v1",
+        "_x",
+        "a..b",
+    ],
+)
 def test_valid_names(name: str) -> None:
     assert check_name(name) == name
 
@@ -35,7 +49,10 @@ def test_valid_names(name: str) -> None:
         ".",
         "a/../b",
         "/etc",
-        "Mnist",
+        "a\\b",
+        ".hidden",
+        ".tmp-1",
+        "a:b",
         "mnist\x00",
         "mnіst",
         "-a",

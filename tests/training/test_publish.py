@@ -214,7 +214,7 @@ def test_unwritable_models_folder_is_reported_before_training(tmp_path: Path) ->
         ensure_writable(blocker / "models")
 
 
-@pytest.mark.parametrize("name", ["", "../etc", "Mnist", "a/b", "-x", "x" * 65, "mnist_cnn"])
+@pytest.mark.parametrize("name", ["", "../etc", "..", ".", ".tmp-1", "a/b", "a\\b", "-x", "x" * 65])
 def test_invalid_model_names_are_refused(name: str) -> None:
     with pytest.raises(PublishError, match="invalid model name"):
         check_name(name)
@@ -222,3 +222,4 @@ def test_invalid_model_names_are_refused(name: str) -> None:
 
 def test_valid_model_names_are_accepted() -> None:
     assert check_name("mnist-cnn") == "mnist-cnn" and check_name("x" * 64)
+    assert check_name("densenet_onnx") == "densenet_onnx" and check_name("ResNet50.v1")

@@ -1,0 +1,119 @@
+"""What every gRPC call goes through, once, in the order the HTTP gateway uses
+(api/gateway.py): its request id (the client's `x-request-id` metadata when safe, echoed in
+the trailing metadata), the in-flight count and limit, the credentials its declaration asks
+for (an API key on calls that run a model, the control token on repository calls, both from
+`authorization: Bearer ...` or `x-api-key` metadata), errors turned into status codes with
+the HTTP messages, and, once answered, the request metrics and the access-log line.
+
+Each call is declared once (`Rpc`), and the gate reads the declaration: a new call that
+runs a model needs a key by being declared so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import grpc
+
+from service import logs
+from service.api.access import AccessRecord
+from service.api.admission import ApiKeys, InFlightLimit
+from service.api.context import RequestContext
+from service.api.errors import status_of
+from service.api.request_ids import RequestIds
+from service.control import ControlToken
+from service.errors import ServiceError
+from service.grpc.status import code_of
+from service.inflight import InFlight
+from service.metrics import Metrics
+from service.settings import Settings
+
+log = logging.getLogger("logitserve.grpc")
+
+T = TypeVar("T")
+Handler = Callable[[RequestContext], Awaitable[T]]
+
+
+@dataclass(frozen=True)
+class Rpc:
+    path: str  # as on the wire: /inference.GRPCInferenceService/ModelInfer
+    endpoint: str  # the request metrics' endpoint label
+    needs: Literal["nothing", "api key", "control token"] = "nothing"
+    counted: bool = True  # in flight and refused past the limit (health is not)
+
+
+class Gate:
+    def __init__(self, settings: Settings, inflight: InFlight, metrics: Metrics) -> None:
+        self._inflight = inflight
+        self._ids = RequestIds()
+        self._limit = InFlightLimit(
+            inflight, settings.max_inflight, lambda: metrics.rejected("overloaded")
+        )
+        self._keys = ApiKeys(settings.api_keys) if settings.api_keys else None
+        self._control = ControlToken(settings.control_token)
+        self._access = AccessRecord(metrics, settings.access_log)
+
+    async def call(self, rpc: Rpc, context: grpc.aio.ServicerContext, handler: Handler[T]) -> T:
+        started = time.perf_counter()
+        given_id = auth = api_key = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "x-request-id":
+                given_id = value
+            elif key == "authorization":
+                auth = value
+            elif key == "x-api-key":
+                api_key = value
+        ctx = RequestContext(*self._ids.choose(_bytes(given_id)))
+        token = logs.request_id.set(ctx.request_id)
+        status = 500
+        if rpc.counted:
+            self._inflight.enter()
+        try:
+            refusal = self._refusal(rpc, auth, api_key)
+            if refusal is not None:
+                raise refusal
+            result = await handler(ctx)
+            status = 200
+            context.set_trailing_metadata((("x-request-id", ctx.request_id),))
+            return result
+        except ServiceError as exc:
+            status = status_of(exc)
+            await context.abort(code_of(exc), exc.message, (("x-request-id", ctx.request_id),))
+            raise  # abort() raises; this only tells the type checker
+        except asyncio.CancelledError:
+            status = 499  # the client went away, as nginx counts it
+            raise
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error", extra={"path": rpc.path})
+            await context.abort(
+                grpc.StatusCode.INTERNAL,
+                f"internal server error (request id {ctx.request_id})",
+                (("x-request-id", ctx.request_id),),
+            )
+            raise
+        finally:
+            if rpc.counted:
+                self._inflight.leave()
+            self._access.record(ctx, "GRPC", rpc.path, status, time.perf_counter() - started)
+            logs.request_id.reset(token)
+
+    def _refusal(self, rpc: Rpc, auth: str | None, api_key: str | None) -> ServiceError | None:
+        refusal: ServiceError | None = self._limit.refusal() if rpc.counted else None
+        if refusal is None and rpc.needs == "api key" and self._keys is not None:
+            refusal = self._keys.refusal(_bytes(auth), _bytes(api_key))
+        if refusal is None and rpc.needs == "control token":
+            refusal = self._control.refusal(auth)
+        return refusal
+
+
+def _bytes(value: str | bytes | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return value.encode("utf-8", "surrogateescape")

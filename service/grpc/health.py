@@ -1,0 +1,46 @@
+"""The standard gRPC health service (`grpc.health.v1.Health/Check`, from Triton's copy of
+health.proto), so that Kubernetes' gRPC probes and grpc_health_probe work.
+
+The service name says what is asked: "" (the server as a whole) is SERVING while the
+process serves, a liveness probe; "inference.GRPCInferenceService" is SERVING only when every
+model is ready, a readiness probe (as `/v2/health/ready`). Any other name is NOT_FOUND, as the
+standard says. Watch, which Triton's copy leaves out, is not served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from service.api.context import RequestContext
+from service.errors import NotFound
+from service.grpc.gate import Gate, Rpc
+from service.grpc.generated import health_pb2 as pb
+from service.grpc.generated.health_pb2_grpc import HealthServicer
+from service.grpc.inference import SERVICE
+from service.registry import Registry
+
+CHECK = Rpc("/grpc.health.v1.Health/Check", "grpc_health", counted=False)
+
+Status = pb.HealthCheckResponse.ServingStatus
+
+
+class Health(HealthServicer):
+    def __init__(self, gate: Gate, registry: Registry) -> None:
+        self._gate = gate
+        self._registry = registry
+
+    async def Check(self, request: pb.HealthCheckRequest, context: grpc.aio.ServicerContext) -> Any:
+        async def check(ctx: RequestContext) -> pb.HealthCheckResponse:
+            if request.service == "":
+                return pb.HealthCheckResponse(status=pb.HealthCheckResponse.SERVING)
+            if request.service == SERVICE:
+                ready = self._registry.ready
+                status = (
+                    pb.HealthCheckResponse.SERVING if ready else pb.HealthCheckResponse.NOT_SERVING
+                )
+                return pb.HealthCheckResponse(status=status)
+            raise NotFound(f"unknown service '{request.service[:100]}'")
+
+        return await self._gate.call(CHECK, context, check)
