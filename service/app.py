@@ -22,10 +22,11 @@ from service.api.gateway import Gateway
 from service.api.routes import RouteTable
 from service.batching import BatchOptions
 from service.dataplane import DataPlane
+from service.disk import Disk
 from service.inflight import InFlight
 from service.metrics import Metrics
 from service.model import ModelLoader
-from service.registry import Registry
+from service.registry import Registry, ReloadTimings
 from service.runtime import Runtime
 from service.settings import Settings
 from service.tuning import (
@@ -65,7 +66,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         settings.cuda_conv_algo_search,
     )
     loader = ModelLoader(runtime, settings.max_model_bytes, batching, metrics)
-    registry = Registry(settings.models_dir, loader, on_publish=metrics.set_models)
+    registry = Registry(
+        settings.models_dir,
+        loader,
+        on_publish=metrics.set_models,
+        disk=Disk(settings.disk_timeout_s),
+        timings=ReloadTimings(
+            removal_grace_s=settings.removal_grace_s, retry_max_s=settings.retry_max_s
+        ),
+    )
     services = Services(settings, registry, DataPlane(registry, settings.max_instances), metrics)
 
     @contextlib.asynccontextmanager
