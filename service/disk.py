@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import stat
 import threading
@@ -84,20 +85,22 @@ class Disk:
         self.timeout_s = timeout_s
         self._max_abandoned = max_abandoned
         self._lock = threading.Lock()
-        self._pending: dict[str, float] = {}  # key -> when its call started
-        self._abandoned: set[str] = set()  # calls their caller stopped waiting for
+        self._calls = itertools.count()
+        self._running: set[int] = set()
+        self._abandoned: dict[int, tuple[str, float]] = {}  # call -> (key, when it started)
 
     async def call(self, key: str, fn: Callable[..., T], *args: object) -> T:
         """fn(*args) on a daemon thread; DiskTimeout if it takes longer than the timeout, or
-        if a call for `key` from before still has not returned."""
+        if a call for `key` that timed out before still has not returned."""
+        started = time.monotonic()
         with self._lock:
-            started = self._pending.get(key)
-            if started is not None:
-                waited = time.monotonic() - started
-                raise DiskTimeout(f"no answer to a read started {waited:.0f} s ago")
+            stuck = [since for k, since in self._abandoned.values() if k == key]
+            if stuck:
+                raise DiskTimeout(f"no answer to a read started {started - min(stuck):.0f} s ago")
             if len(self._abandoned) >= self._max_abandoned:
                 raise DiskTimeout(f"no answer to {len(self._abandoned)} earlier reads")
-            self._pending[key] = time.monotonic()
+            call = next(self._calls)
+            self._running.add(call)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
@@ -108,9 +111,9 @@ class Disk:
                 result = fn(*args)
             except BaseException as exc:  # handed to the caller, whatever it is
                 error = exc
-            with self._lock:  # free before the caller hears back, so it may call again
-                self._pending.pop(key, None)
-                self._abandoned.discard(key)
+            with self._lock:  # done before the caller hears back, so it may call again
+                self._running.discard(call)
+                self._abandoned.pop(call, None)
             _settle(loop, future, result, error)
 
         threading.Thread(target=run, name=f"logitserve-disk {key[-40:]}", daemon=True).start()
@@ -122,8 +125,8 @@ class Disk:
             if not future.done():
                 future.cancel()  # nobody waits for it any more; the thread's answer is dropped
                 with self._lock:
-                    if key in self._pending:
-                        self._abandoned.add(key)
+                    if call in self._running:
+                        self._abandoned[call] = (key, started)
         if future.cancelled():
             raise DiskTimeout(f"no answer within {self.timeout_s:g} s (a hung mount?)")
         return future.result()

@@ -114,3 +114,13 @@ def test_a_cancelled_caller_is_cancelled_even_as_the_answer_arrives() -> None:
         return kept_running
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_calls_for_one_key_may_overlap_while_none_has_timed_out() -> None:
+    """A rescan reading a folder while a control action writes into it: both answer."""
+    disk = Disk(timeout_s=2)
+
+    async def scenario() -> list[object]:
+        return await asyncio.gather(*(disk.call("folder", time.sleep, 0.05) for _ in range(4)))
+
+    assert asyncio.run(scenario()) == [None] * 4
