@@ -23,11 +23,12 @@ from service.api.routes import RouteTable
 from service.api.uploads import Uploads
 from service.batching import BatchOptions
 from service.dataplane import DataPlane
+from service.disk import Disk
 from service.grpc.server import GrpcServer
 from service.inflight import InFlight
 from service.metrics import Metrics
 from service.model import ModelLoader
-from service.registry import Registry
+from service.registry import Registry, ReloadTimings
 from service.runtime import Runtime
 from service.settings import Settings
 from service.tuning import (
@@ -67,7 +68,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         settings.cuda_conv_algo_search,
     )
     loader = ModelLoader(runtime, settings.max_model_bytes, batching, metrics)
-    registry = Registry(settings.models_dir, loader, on_publish=metrics.set_models)
+    registry = Registry(
+        settings.models_dir,
+        loader,
+        on_publish=metrics.set_models,
+        disk=Disk(settings.disk_timeout_s),
+        timings=ReloadTimings(
+            removal_grace_s=settings.removal_grace_s, retry_max_s=settings.retry_max_s
+        ),
+    )
     # Half the CPUs, to leave the rest answering, and at most two: a container's CPU quota is
     # not in its affinity, and each decoder may take ~80 MB of its memory limit.
     decoders = settings.image_decoders or min(2, max(1, usable_cpus() // 2))

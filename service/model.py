@@ -64,8 +64,9 @@ class LoadedModel:
 
 
 class ModelLoader:
-    """A version folder to a LoadedModel: files read and checked, session created and warmed
-    up, batcher and metrics attached; or LoadError."""
+    """A version folder to a LoadedModel in two steps, each raising LoadError: `read`, the
+    files read and checked (the disk's part: the registry runs it with a deadline), and
+    `build`, the session created and warmed up, batcher and metrics attached."""
 
     def __init__(
         self, runtime: Runtime, max_model_bytes: int, batching: BatchOptions, metrics: Metrics
@@ -75,8 +76,11 @@ class ModelLoader:
         self._batching = batching
         self._metrics = metrics
 
-    def __call__(self, folder: VersionFolder) -> LoadedModel:
-        manifest, model = read_version(folder, self._max_model_bytes)
+    def read(self, folder: VersionFolder) -> tuple[Manifest, bytes]:
+        return read_version(folder, self._max_model_bytes)
+
+    def build(self, folder: VersionFolder, files: tuple[Manifest, bytes]) -> LoadedModel:
+        manifest, model = files
         session = self._runtime.create(model, manifest)
         metrics = self._metrics.version(folder.name, str(folder.version))
         batcher = self._batching.batcher(scorer(session.run, manifest), metrics.observe_batch)

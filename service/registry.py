@@ -4,6 +4,12 @@ The whole state is an immutable snapshot that a reload replaces in one assignmen
 request sees either the old state or the new, never a mix. A request resolves its model
 once and holds the `LoadedModel`, so requests in flight finish on the version they started
 on; a version dropped from the snapshot is freed when its last request lets go of it.
+
+Reading the disk never holds anything a request, an unload or a health check waits for:
+every filesystem call goes through `Disk` (a thread of its own, a deadline), refreshes only
+wait for each other, and the new snapshot is put together and published without a pause,
+so whatever changed in between (an unload) is seen. What becomes of each version when the
+disk changes is decided in versions.py.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Protocol
 
+from service import versions
+from service.disk import Disk, DiskTimeout
 from service.errors import NotFound, NotReady
 from service.model import LoadedModel
 from service.repository import (
@@ -25,77 +32,51 @@ from service.repository import (
     VersionFolder,
     check_name,
     check_version,
-    scan,
+    is_model,
+    list_model_names,
     scan_model,
 )
+from service.versions import ModelStatus, ReloadTimings, VersionStatus
+
+__all__ = ["Loader", "ModelStatus", "ReadyRows", "Registry", "ReloadTimings", "VersionStatus"]
 
 log = logging.getLogger("logitserve.registry")
 
-State = Literal["ready", "failed", "unloaded"]
-# Makes a ready model of a version folder, or raises LoadError (model.ModelLoader).
-Load = Callable[[VersionFolder], LoadedModel]
 # Every version as (model, version, provider in use or None when not ready), after each change.
 ReadyRows = list[tuple[str, int, str | None, int]]
 
 
-@dataclass(frozen=True)
-class VersionStatus:
-    version: int
-    state: State
-    reason: str | None = None
-    model: LoadedModel | None = None
-    fingerprint: tuple[int, ...] | None = None
-    # Files on disk that replaced a serving version's and failed to load: not retried.
-    refused: tuple[int, ...] | None = None
+class Loader(Protocol):
+    """Makes a ready model of a version folder in two steps (model.ModelLoader): `read`, the
+    disk's part, and `build`, the CPU's; each raises LoadError with the reason."""
 
+    def read(self, folder: VersionFolder) -> Any: ...
 
-@dataclass(frozen=True)
-class ModelStatus:
-    name: str
-    versions: Mapping[int, VersionStatus] = field(default_factory=dict)
-    ignored: Mapping[str, str] = field(default_factory=dict)
-    error: str | None = None
-    unloaded: bool = False  # explicitly, through the repository API
-
-    @property
-    def serving(self) -> LoadedModel | None:
-        """The highest ready version: what a request without a version gets."""
-        for version in sorted(self.versions, reverse=True):
-            if self.versions[version].model is not None:
-                return self.versions[version].model
-        return None
-
-    @property
-    def ready(self) -> bool:
-        return self.serving is not None
-
-    @property
-    def reason(self) -> str | None:
-        """Why the model is not ready, or None when it is."""
-        if self.ready:
-            return None
-        if self.unloaded:
-            return "unloaded through the repository API"
-        if self.error:
-            return self.error
-        failures = [
-            f"version {v}: {s.reason}" for v, s in sorted(self.versions.items()) if s.reason
-        ]
-        return "; ".join(failures) if failures else "no version folders"
+    def build(self, folder: VersionFolder, files: Any) -> LoadedModel: ...
 
 
 class Registry:
-    """The models of the repository at `root`: `load` makes each version ready,
+    """The models of the repository at `root`: `loader` makes each version ready,
     `on_publish` hears of every new snapshot (the readiness metric)."""
 
     def __init__(
-        self, root: Path, load: Load, on_publish: Callable[[ReadyRows], None] | None = None
+        self,
+        root: Path,
+        loader: Loader,
+        on_publish: Callable[[ReadyRows], None] | None = None,
+        *,
+        disk: Disk | None = None,
+        timings: ReloadTimings | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._root = Path(root)
-        self._load_version = load
+        self._loader = loader
         self._on_publish = on_publish
+        self._disk = disk or Disk(timeout_s=10.0)
+        self._timings = timings or ReloadTimings()
+        self._clock = clock
         self._snapshot: Mapping[str, ModelStatus] = MappingProxyType({})
-        self._lock = asyncio.Lock()
+        self._refreshing = asyncio.Lock()  # one refresh at a time; nothing else waits on it
         self.repository_error: str | None = "the model repository has not been read yet"
         self.scanned = False
 
@@ -140,44 +121,56 @@ class Registry:
     # -- changing ----------------------------------------------------------------------------
 
     async def refresh(self, only: str | None = None, explicit: bool = False) -> None:
-        """Bring the snapshot in line with the disk: load what is new or changed, drop the rest."""
-        async with self._lock:
+        """Bring the snapshot in line with the disk: load what is new, changed or due for a
+        retry (`explicit`: every failed version at once), keep what vanished for its grace."""
+        async with self._refreshing:
+            now = self._clock()
             if only is None:
-                folders, error = await asyncio.to_thread(scan, self._root)
+                found, error = await self._scan()
                 self.repository_error = error
             else:
-                folder = await asyncio.to_thread(scan_model, self._root.resolve(), only)
-                if folder.error and not (self._root / only).exists():
+                folder = await self._scan_model(check_name(only))
+                if folder.gone:
                     raise NotFound(f"no model '{only}' in the model repository")
-                folders, error = {only: folder}, None
-            current = dict(self._snapshot)
-            for name, folder in folders.items():
-                previous = current.get(name)
+                found, error = {only: folder}, None
+            updates: dict[str, ModelStatus] = {}
+            for name, folder in found.items():
+                previous = self._snapshot.get(name)
                 if previous is not None and previous.unloaded and not explicit:
                     continue
-                current[name] = await self._reconcile(folder, previous)
+                updates[name] = await self._reconcile(folder, previous, now, explicit)
+            # From here to the publication nothing awaits: an unload made while the disk was
+            # read is in this snapshot, and wins over what this refresh found.
+            current = dict(self._snapshot)
+            for name, status in updates.items():
+                latest = current.get(name)
+                if latest is None or not latest.unloaded or explicit:
+                    current[name] = status
             if only is None and error is None:
-                for gone in set(current) - set(folders):
-                    log.info("model removed", extra={"model": gone})
-                    del current[gone]
+                for name in set(current) - set(found):
+                    kept = versions.vanished_model(current[name], now, self._timings)
+                    if kept is None:
+                        log.info("model removed", extra={"model": name})
+                        del current[name]
+                    else:
+                        current[name] = kept
             self._publish(current)
             self.scanned = True
 
     async def unload(self, name: str) -> ModelStatus:
-        async with self._lock:
-            status = self.status(name)
-            unloaded = ModelStatus(
-                name=name,
-                versions={
-                    v: VersionStatus(v, "unloaded", "unloaded through the repository API")
-                    for v in status.versions
-                },
-                ignored=status.ignored,
-                unloaded=True,
-            )
-            self._publish({**self._snapshot, name: unloaded})
-            log.info("model unloaded", extra={"model": name})
-            return unloaded
+        status = self.status(name)
+        unloaded = ModelStatus(
+            name=name,
+            versions={
+                v: VersionStatus(v, "unloaded", "unloaded through the repository API")
+                for v in status.versions
+            },
+            ignored=status.ignored,
+            unloaded=True,
+        )
+        self._publish({**self._snapshot, name: unloaded})
+        log.info("model unloaded", extra={"model": name})
+        return unloaded
 
     async def watch(self, interval: float) -> None:
         """Rescan every `interval` seconds, forever (cancelled at shutdown)."""
@@ -192,46 +185,75 @@ class Registry:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _reconcile(self, folder: ModelFolder, previous: ModelStatus | None) -> ModelStatus:
-        versions: dict[int, VersionStatus] = {}
-        old = previous.versions if previous is not None and not previous.unloaded else {}
-        for number, vf in folder.versions.items():
-            kept = old.get(number)
-            if kept is not None and vf.fingerprint == kept.fingerprint:
-                whole_again = kept.model is not None and kept.reason is not None
-                versions[number] = replace(kept, reason=None, refused=None) if whole_again else kept
-                continue
-            if kept is not None and vf.fingerprint == kept.refused:
-                versions[number] = kept
-                continue
-            loaded = await asyncio.to_thread(self._load, vf)
-            versions[number] = _keep_serving(kept, loaded.reason, vf.fingerprint) or loaded
-        for number, reason in folder.broken.items():
-            failed = VersionStatus(number, "failed", reason)
-            versions[number] = _keep_serving(old.get(number), reason, None) or failed
-        return ModelStatus(folder.name, versions, folder.ignored, folder.error)
+    async def _scan(self) -> tuple[dict[str, ModelFolder], str | None]:
+        """Every model folder, each read on its own (one that hangs holds up no other), or
+        the reason the repository itself cannot be read."""
+        try:
+            names = await self._disk.call(str(self._root), list_model_names, self._root)
+        except OSError as exc:
+            return {}, f"cannot read the model repository: {_why(exc)}"
+        folders = await asyncio.gather(*(self._scan_model(name) for name in names))
+        return {f.name: f for f in folders if is_model(f)}, None
 
-    def _load(self, folder: VersionFolder) -> VersionStatus:
+    async def _scan_model(self, name: str) -> ModelFolder:
+        try:
+            return await self._disk.call(str(self._root / name), scan_model, self._root, name)
+        except DiskTimeout as exc:
+            return ModelFolder(name, error=f"cannot read the model folder: {_why(exc)}")
+
+    async def _reconcile(
+        self, folder: ModelFolder, previous: ModelStatus | None, now: float, explicit: bool
+    ) -> ModelStatus:
+        if folder.error is not None and not folder.gone:
+            return versions.unreadable(previous, folder.name, folder.error)
+        old = previous.versions if previous is not None and not previous.unloaded else {}
+        statuses: dict[int, VersionStatus] = {}
+        for number, found in folder.versions.items():
+            kept = old.get(number)
+            same = versions.unchanged(kept, found, now, explicit)
+            if same is not None:
+                statuses[number] = same
+                continue
+            model, reason = await self._load(found, kept)
+            statuses[number] = versions.after_load(kept, found, model, reason, now, self._timings)
+        for number, reason in folder.broken.items():
+            statuses[number] = versions.broken(old.get(number), number, reason)
+        for number, kept in old.items():
+            if number not in statuses:
+                survivor = versions.vanished_version(kept, now, self._timings)
+                if survivor is not None:
+                    statuses[number] = survivor
+        return ModelStatus(folder.name, statuses, folder.ignored, folder.error)
+
+    async def _load(
+        self, folder: VersionFolder, kept: VersionStatus | None
+    ) -> tuple[LoadedModel | None, str | None]:
         started = time.perf_counter()
         try:
-            loaded = self._load_version(folder)
+            files = await self._disk.call(str(folder.path), self._loader.read, folder)
+            loaded = await asyncio.to_thread(self._loader.build, folder, files)
+        except DiskTimeout as exc:
+            reason = f"cannot read its files: {_why(exc)}"
         except LoadError as exc:
-            log.warning(
-                "model version not loaded",
-                extra={"model": folder.name, "version": folder.version, "reason": str(exc)},
+            reason = str(exc)
+        else:
+            log.info(
+                "model version ready",
+                extra={
+                    "model": folder.name,
+                    "version": folder.version,
+                    "provider": loaded.session.provider,
+                    "fallback": loaded.session.fallback,
+                    "load_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
             )
-            return VersionStatus(folder.version, "failed", str(exc), fingerprint=folder.fingerprint)
-        log.info(
-            "model version ready",
-            extra={
-                "model": folder.name,
-                "version": folder.version,
-                "provider": loaded.session.provider,
-                "fallback": loaded.session.fallback,
-                "load_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
+            return loaded, None
+        retried = kept is not None and reason in (kept.reason or "")
+        (log.info if retried else log.warning)(
+            "model version not loaded",
+            extra={"model": folder.name, "version": folder.version, "reason": reason},
         )
-        return VersionStatus(folder.version, "ready", None, loaded, folder.fingerprint)
+        return None, reason
 
     def _publish(self, models: dict[str, ModelStatus]) -> None:
         self._snapshot = MappingProxyType(models)
@@ -250,18 +272,5 @@ class Registry:
             )
 
 
-def _keep_serving(
-    kept: VersionStatus | None, reason: str | None, refused: tuple[int, ...] | None
-) -> VersionStatus | None:
-    """A serving version whose files changed into something that does not load (half
-    deleted, half copied, overwritten) goes on serving the copy in memory: like a new version
-    that fails to load, a broken one never evicts what serves. Its folder's removal does."""
-    if kept is None or kept.model is None or reason is None:
-        return None
-    note = f"serving the copy loaded earlier; on disk: {reason}"
-    if kept.reason != note:  # once per change, not once per scan
-        log.warning(
-            "the files of a serving version changed and do not load; the loaded copy serves on",
-            extra={"model": kept.model.name, "version": kept.version, "reason": reason},
-        )
-    return replace(kept, reason=note, refused=refused)
+def _why(exc: OSError) -> str:
+    return str(exc) if isinstance(exc, DiskTimeout) else exc.strerror or "error"

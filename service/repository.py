@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from service.disk import NotARegularFile, TooLarge, read_regular_file
 from service.errors import InvalidInput
 from service.manifest import Manifest
 
@@ -127,39 +128,47 @@ def scan_model(root: Path, name: str) -> ModelFolder:
     return found
 
 
+def list_model_names(root: Path) -> list[str]:
+    """The names of the folders under root that could be models; OSError if root cannot be
+    read."""
+    with os.scandir(root) as entries:
+        return sorted(
+            e.name
+            for e in entries
+            if not e.name.startswith(".") and e.is_dir() and NAME_PATTERN.fullmatch(e.name)
+        )
+
+
+def is_model(folder: ModelFolder) -> bool:
+    """A folder with nothing in it is no model (yet), nor one deleted since it was listed. A
+    model being deleted passes through those states, as does one whose first version is being
+    copied in: "unknown model" (404), not "not ready" (503)."""
+    return not folder.gone and bool(
+        folder.versions or folder.broken or folder.ignored or folder.error
+    )
+
+
 def scan(root: Path) -> tuple[dict[str, ModelFolder], str | None]:
     """Every model folder under root, or the reason the repository itself cannot be read."""
     try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
+        names = list_model_names(root)
     except OSError as exc:
         return {}, f"cannot read the model repository: {exc.strerror or 'error'}"
-    models: dict[str, ModelFolder] = {}
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        if NAME_PATTERN.fullmatch(entry.name):
-            folder = scan_model(root, entry.name)
-            # A folder with nothing in it is no model (yet), nor one deleted since the listing
-            # above. A model being deleted passes through those states, as does one whose
-            # first version is being copied in: "unknown model" (404), not "not ready" (503).
-            if not folder.gone and (
-                folder.versions or folder.broken or folder.ignored or folder.error
-            ):
-                models[entry.name] = folder
-    return models, None
+    folders = (scan_model(root, name) for name in names)
+    return {folder.name: folder for folder in folders if is_model(folder)}, None
 
 
 def _read_limited(path: Path, limit: int, what: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
+        return read_regular_file(path, limit)
     except FileNotFoundError:
         raise LoadError(f"{what} is missing") from None
+    except NotARegularFile as exc:
+        raise LoadError(f"cannot read {what}: {exc}") from None
+    except TooLarge:
+        raise LoadError(f"{what} is larger than the limit of {limit} bytes") from None
     except OSError as exc:
         raise LoadError(f"cannot read {what}: {exc.strerror or 'error'}") from None
-    if len(data) > limit:
-        raise LoadError(f"{what} is larger than the limit of {limit} bytes")
-    return data
 
 
 def read_version(folder: VersionFolder, max_model_bytes: int) -> tuple[Manifest, bytes]:

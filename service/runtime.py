@@ -214,14 +214,33 @@ def _check_graph(inner: ort.InferenceSession, manifest: Manifest) -> None:
 
 
 def _warm_up(session: Session, manifest: Manifest) -> None:
-    """Run two rows once so the first client does not pay for lazy initialisation."""
-    rows = np.zeros((2, *manifest.input.row_shape), dtype=DATATYPES[manifest.input.datatype].numpy)
-    try:
-        logits = session.run(rows)
-    except Exception as exc:
-        raise LoadError(f"the model fails on a warm-up batch: {_short(exc)}") from None
-    if logits.shape != (2, manifest.output.width):
-        raise LoadError(
-            f"the model returned shape {list(logits.shape)} for 2 rows, "
-            f"the manifest says [-1, {manifest.output.width}]"
-        )
+    """Run a few batches once: the first client does not pay for lazy initialisation, and a
+    graph whose logits are not finite (NaN weights, a log or a division of the inputs) fails
+    here, before it can serve. Zeros alone miss graphs that break only on other inputs, so
+    the top of the range and random rows in the declared range are tried too."""
+    for what, rows in _warm_up_batches(manifest):
+        try:
+            logits = session.run(rows)
+        except Exception as exc:
+            raise LoadError(f"the model fails on a warm-up batch ({what}): {_short(exc)}") from None
+        if logits.shape != (len(rows), manifest.output.width):
+            raise LoadError(
+                f"the model returned shape {list(logits.shape)} for {len(rows)} rows, "
+                f"the manifest says [-1, {manifest.output.width}]"
+            )
+        if not np.isfinite(logits).all():
+            raise LoadError(
+                f"the model's logits are not finite (NaN or infinite) for {what}: "
+                "a version must answer finite logits for every input in the declared range"
+            )
+
+
+def _warm_up_batches(manifest: Manifest) -> list[tuple[str, np.ndarray]]:
+    dtype = DATATYPES[manifest.input.datatype].numpy
+    shape = manifest.input.row_shape
+    top = (255, "rows of 255s") if manifest.input.datatype == "UINT8" else (1, "rows of ones")
+    return [
+        ("rows of zeros", np.zeros((2, *shape), dtype=dtype)),
+        (top[1], np.full((2, *shape), top[0], dtype=dtype)),
+        ("random rows in the declared range", sample_rows(manifest, 8)),
+    ]

@@ -96,6 +96,24 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(
         1.0, ge=0, description="how often to rescan the model repository (0: never)"
     )
+    disk_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="longest a read of the model repository may take (a hung mount): past "
+        "it the read is abandoned and the version or folder reported unreadable",
+    )
+    retry_max_s: float = Field(
+        60.0,
+        ge=1,
+        description="a version that failed to load is tried again after 1 s, then twice as "
+        "long each time, up to this",
+    )
+    removal_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description="a serving model or version whose folder disappears (a remount, a folder "
+        "moved aside) serves on this long before it is unloaded",
+    )
 
     # Limits on what a client may send.
     max_body_bytes: int = Field(32 * MIB, gt=0, description="largest request body, decompressed")

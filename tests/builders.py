@@ -237,3 +237,41 @@ def slow_mlp(layers: int = 24, width: int = 512) -> onnx.ModelProto:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
     return model
+
+
+def nonfinite_mlp(where: str) -> onnx.ModelProto:
+    """An MNIST-shaped model whose logits are not finite: "nan" and "inf" for every input,
+    "nan-off-zero" only for inputs that are not all zeros (sqrt of the negated pixels), which a
+    warm-up on zeros alone cannot see."""
+    rng = np.random.default_rng(0)
+    w = [rng.normal(0, 0.05, (784, 16)), rng.normal(0, 0.3, (16, 10))]
+    b = [np.zeros(16), np.zeros(10)]
+    if where in ("nan", "inf"):
+        b[1][3] = np.nan if where == "nan" else np.inf
+        return dense_graph(w, b)
+    assert where == "nan-off-zero"
+    inits = [
+        numpy_helper.from_array(w[0].astype(np.float32), "W0"),
+        numpy_helper.from_array(b[0].astype(np.float32), "b0"),
+        numpy_helper.from_array(w[1].astype(np.float32), "W1"),
+        numpy_helper.from_array(b[1].astype(np.float32), "b1"),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["pixels"], ["x"], to=TensorProto.FLOAT),
+        helper.make_node("Neg", ["x"], ["negated"]),
+        helper.make_node("Sqrt", ["negated"], ["root"]),  # sqrt(-0) = -0; sqrt(-7) = NaN
+        helper.make_node("Gemm", ["root", "W0", "b0"], ["z0"]),
+        helper.make_node("Relu", ["z0"], ["a0"]),
+        helper.make_node("Gemm", ["a0", "W1", "b1"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "nonfinite",
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["batch", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model, full_check=True)
+    return model

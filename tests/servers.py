@@ -179,10 +179,30 @@ class ServerProcess:
         raise RuntimeError("no VmRSS")
 
 
+def bound_by_file_modes() -> list[str]:
+    """A command prefix under which a server process obeys file modes: as root (CI,
+    containers), which reads any file whatever its mode, root without the capabilities that
+    override them (util-linux's setpriv); otherwise nothing."""
+    import os
+
+    if os.geteuid() != 0:
+        return []
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", "--"]
+
+
 @contextmanager
-def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[ServerProcess]:
+def running_process(
+    models_dir: Path,
+    *args: str,
+    module: str = "service",
+    prefix: list[str] | None = None,
+    environment: dict[str, str] | None = None,
+    **env: str,
+) -> Iterator[ServerProcess]:
     """`python -m service` in its own process: for signals and memory. Its log goes to a file
-    (a pipe nobody reads would fill up and block the server)."""
+    (a pipe nobody reads would fill up and block the server). `module` runs another entry
+    point with the same arguments (tests/hung_disk.py), `prefix` goes before the command."""
     import contextlib
     import os
     import signal
@@ -197,9 +217,10 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
         [
+            *(prefix or []),
             sys.executable,
             "-m",
-            "service",
+            module,
             "--models-dir",
             str(models_dir),
             "--port",
@@ -213,6 +234,7 @@ def running_process(models_dir: Path, *args: str, **env: str) -> Iterator[Server
         stderr=log,
         env={
             **os.environ,
+            **(environment or {}),
             **{f"LOGITSERVE_{k.upper()}": v for k, v in env.items()},
             SESSION_MARK: SESSION,
         },

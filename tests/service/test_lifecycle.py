@@ -260,7 +260,7 @@ def test_nothing_outside_the_repository_is_opened_for_hostile_names(
     live: RunningServer, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     touched: list[str] = []
-    real_scandir, real_open = os.scandir, open
+    real_scandir, real_open, real_os_open = os.scandir, open, os.open
 
     def spy_scandir(path: object = ".") -> object:
         if isinstance(path, str | bytes | os.PathLike):  # not a file descriptor
@@ -272,8 +272,14 @@ def test_nothing_outside_the_repository_is_opened_for_hostile_names(
             touched.append(os.path.realpath(os.fsdecode(file)))
         return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
 
+    def spy_os_open(file: object, *args: object, **kwargs: object) -> object:
+        if isinstance(file, str | bytes | os.PathLike):
+            touched.append(os.path.realpath(os.fsdecode(file)))
+        return real_os_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
     monkeypatch.setattr(os, "scandir", spy_scandir)
     monkeypatch.setattr("builtins.open", spy_open)
+    monkeypatch.setattr(os, "open", spy_os_open)
     from tests.servers import raw_request
 
     for name in ("..", "%2e%2e", "..%2F..%2Fetc", "%2Fetc", "a%00b"):

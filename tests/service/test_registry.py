@@ -6,30 +6,36 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from service import registry as registry_module
+from service.disk import Disk
 from service.errors import InvalidInput, NotFound, NotReady
 from service.model import LoadedModel
-from service.registry import Registry
-from service.repository import LoadError, VersionFolder
+from service.registry import Registry, ReloadTimings
+from service.repository import LoadError, ModelFolder, VersionFolder
 from service.tasks import TASKS
 
 
 class Loads:
-    """Loads every version folder, except those whose `broken` file holds a reason."""
+    """Loads every version folder, except those whose model.onnx says "broken: <reason>"."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
 
-    def __call__(self, folder: VersionFolder) -> LoadedModel:
+    def read(self, folder: VersionFolder) -> str:
         self.calls.append((folder.name, folder.version))
-        broken = folder.path / "model.onnx"
-        if broken.exists() and broken.read_text().startswith("broken"):
-            raise LoadError(broken.read_text())
+        return (folder.path / "model.onnx").read_text()
+
+    def build(self, folder: VersionFolder, files: str) -> LoadedModel:
+        if files.startswith("broken"):
+            raise LoadError(files)
         session: Any = SimpleNamespace(provider="TestProvider", fallback=None, cpu_below_rows=0)
         stand_in: Any = None  # the registry never looks into the manifest or the batcher
         return LoadedModel(
@@ -103,7 +109,7 @@ def test_a_version_that_fails_to_load_is_not_ready_with_its_reason_and_the_rest_
 
 def test_unchanged_versions_are_not_loaded_again_and_changes_are_picked_up(root: Path) -> None:
     loads = Loads()
-    registry = Registry(root, loads)
+    registry = Registry(root, loads, timings=ReloadTimings(removal_grace_s=0))
     asyncio.run(registry.refresh())
     loads.calls.clear()
     asyncio.run(registry.refresh())
@@ -152,3 +158,184 @@ def test_an_unreadable_repository_is_not_ready_and_says_why(tmp_path: Path) -> N
     asyncio.run(registry.refresh())
     assert not registry.ready
     assert registry.repository_error is not None and "cannot read" in registry.repository_error
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Flaky(Loads):
+    """alpha/3 cannot be read the first `failures` times, as under a wrong file mode."""
+
+    def __init__(self, failures: int, clock: Clock) -> None:
+        super().__init__()
+        self.failures, self.clock, self.tries = failures, clock, []  # type: list[float]
+
+    def read(self, folder: VersionFolder) -> str:
+        if (folder.name, folder.version) == ("alpha", 3):
+            self.tries.append(self.clock.now)
+            if len(self.tries) <= self.failures:
+                raise LoadError("cannot read model.onnx: Permission denied")
+        return super().read(folder)
+
+
+def test_a_failed_version_is_retried_with_a_doubling_backoff_though_its_files_are_unchanged(
+    root: Path,
+) -> None:
+    clock = Clock()
+    loads = Flaky(failures=4, clock=clock)
+    registry = Registry(root, loads, clock=clock, timings=ReloadTimings(retry_max_s=3))
+    version(root, "alpha", 3)
+    start = clock.now
+    for _ in range(120):  # 12 s of rescans, one every 0.1 s
+        asyncio.run(registry.refresh())
+        clock.now += 0.1
+    gaps = [round(b - a, 1) for a, b in zip(loads.tries, loads.tries[1:])]
+    assert loads.tries[0] == start and gaps == [1.0, 2.0, 3.0, 3.0]  # then it loaded
+    assert registry.resolve("alpha").version == 3
+    assert registry.status("alpha").versions[3].reason is None
+
+
+def test_an_explicit_load_retries_a_failed_version_at_once(root: Path) -> None:
+    clock = Clock()
+    loads = Flaky(failures=1, clock=clock)
+    registry = Registry(root, loads, clock=clock)
+    version(root, "alpha", 3)
+    asyncio.run(registry.refresh())
+    assert "Permission denied" in str(registry.status("alpha").versions[3].reason)
+    asyncio.run(registry.refresh())  # not yet due
+    assert len(loads.tries) == 1
+    asyncio.run(registry.refresh(only="alpha", explicit=True))
+    assert len(loads.tries) == 2 and registry.resolve("alpha").version == 3
+
+
+def test_a_serving_version_whose_files_fail_is_retried_too(root: Path) -> None:
+    clock = Clock()
+    loads = Loads()
+    registry = Registry(root, loads, clock=clock)
+    asyncio.run(registry.refresh())
+    serving = registry.resolve("alpha")
+    version(root, "alpha", 2, "broken: half copied, a longer file")
+    asyncio.run(registry.refresh())
+    assert registry.resolve("alpha") is serving
+    loads.calls.clear()
+    (root / "alpha" / "2" / "model.onnx").write_text("fine, and as long as before....")
+    clock.now += 1.5
+    asyncio.run(registry.refresh())
+    assert ("alpha", 2) in loads.calls
+    assert registry.status("alpha").versions[2].reason is None
+
+
+def test_a_model_that_vanishes_briefly_serves_on_and_comes_back_without_a_reload(
+    root: Path,
+) -> None:
+    clock = Clock()
+    loads = Loads()
+    registry = Registry(root, loads, clock=clock, timings=ReloadTimings(removal_grace_s=5))
+    asyncio.run(registry.refresh())
+    serving = registry.resolve("beta")
+    loads.calls.clear()
+    (root / "beta").rename(root / ".beta-away")
+    for _ in range(4):
+        asyncio.run(registry.refresh())
+        clock.now += 1
+        assert registry.resolve("beta") is serving
+    assert "gone" in str(registry.status("beta").versions[1].reason)
+    (root / ".beta-away").rename(root / "beta")
+    asyncio.run(registry.refresh())
+    assert registry.resolve("beta") is serving and loads.calls == []
+    assert registry.status("beta").versions[1].reason is None and registry.ready
+
+
+def test_a_model_or_version_gone_for_good_is_dropped_after_the_grace(root: Path) -> None:
+    clock = Clock()
+    registry = Registry(root, Loads(), clock=clock, timings=ReloadTimings(removal_grace_s=5))
+    asyncio.run(registry.refresh())
+    shutil.rmtree(root / "beta")
+    shutil.rmtree(root / "alpha" / "2")
+    asyncio.run(registry.refresh())
+    clock.now += 4.9
+    asyncio.run(registry.refresh())
+    assert registry.resolve("beta").version == 1 and registry.resolve("alpha").version == 2
+    clock.now += 0.2
+    asyncio.run(registry.refresh())
+    with pytest.raises(NotFound):
+        registry.resolve("beta")
+    assert registry.resolve("alpha").version == 1
+    assert list(registry.status("alpha").versions) == [1]
+
+
+def test_a_model_folder_that_cannot_be_read_serves_on_from_memory(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads = Loads()
+    registry = Registry(root, loads)
+    asyncio.run(registry.refresh())
+    serving = registry.resolve("alpha")
+    loads.calls.clear()
+    denied = ModelFolder("alpha", error="cannot read the model folder: Permission denied")
+    real_scan_model = registry_module.scan_model
+    monkeypatch.setattr(
+        registry_module,
+        "scan_model",
+        lambda root, name: denied if name == "alpha" else real_scan_model(root, name),
+    )
+    asyncio.run(registry.refresh())
+    assert registry.resolve("alpha") is serving and registry.ready
+    assert "Permission denied" in str(registry.status("alpha").versions[2].reason)
+    monkeypatch.setattr(registry_module, "scan_model", real_scan_model)
+    asyncio.run(registry.refresh())
+    assert registry.resolve("alpha") is serving and loads.calls == []
+    assert registry.status("alpha").versions[2].reason is None
+
+
+class Hangs(Loads):
+    """Reading alpha/3 blocks until released, as on a mount that stopped answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def read(self, folder: VersionFolder) -> str:
+        if (folder.name, folder.version) == ("alpha", 3):
+            self.release.wait(10)
+        return super().read(folder)
+
+
+def test_a_read_that_hangs_holds_up_neither_unloads_nor_other_versions(root: Path) -> None:
+    loads = Hangs()
+    clock = Clock()
+    registry = Registry(root, loads, disk=Disk(timeout_s=0.3), clock=clock)
+
+    async def scenario() -> None:
+        await registry.refresh()
+        version(root, "alpha", 3)
+        version(root, "gamma", 1)
+        refresh = asyncio.create_task(registry.refresh())
+        await asyncio.sleep(0.05)  # reading alpha/3 now hangs
+        await asyncio.wait_for(registry.unload("beta"), 0.01)
+        await asyncio.wait_for(refresh, 2)
+        clock.now += 1.5
+        await registry.refresh()  # the earlier read still hangs: no second thread waits
+
+    try:
+        asyncio.run(scenario())
+        reason = str(registry.status("alpha").versions[3].reason)
+        assert "no answer to a read started" in reason, reason
+        assert registry.resolve("alpha").version == 2
+        assert registry.resolve("gamma").version == 1
+        assert registry.status("beta").unloaded  # the unload won over the refresh
+        reading = [t for t in threading.enumerate() if t.name.endswith("/alpha/3")]
+        assert len(reading) == 1  # the one hung read, not one more per rescan
+    finally:
+        loads.release.set()
+    clock.now += 5
+    wait = time.monotonic() + 5
+    while registry.status("alpha").versions[3].model is None and time.monotonic() < wait:
+        asyncio.run(registry.refresh())
+        clock.now += 5
+    assert registry.resolve("alpha").version == 3
