@@ -87,7 +87,7 @@ def roc_curve(
     if len(np.unique(y_true)) == 2:
         fpr, tpr, _ = skm.roc_curve(y_true, scores)
         auc = skm.roc_auc_score(y_true, scores)
-        ax.plot(fpr, tpr, label=f"ROC AUC {auc:.3f}")
+        ax.plot(fpr, tpr, label=f"ROC AUC {auc:.4f}")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
     ax.set_title(f"{title}: ROC for '{positive}' (test, {len(y_true)})", fontsize=10)
