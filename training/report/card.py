@@ -35,7 +35,7 @@ def model_card(task: Task, manifest: dict[str, Any], model: nn.Module, figures: 
     lines = [
         f"# `{task.name}`: model card",
         "",
-        f"{task.description[0].upper()}{task.description[1:]}.",
+        f"{_sentence(task.description)}.",
         "",
         f"- **Task**: {manifest['task']}, labels {', '.join(manifest['labels'])}",
         f"- **Input**: `{manifest['input']['name']}` {manifest['input']['datatype']} "
@@ -53,7 +53,8 @@ def model_card(task: Task, manifest: dict[str, Any], model: nn.Module, figures: 
         "",
         "## Data and split",
         "",
-        f"{dataset.get('source', dataset['name'])}. Split: {dataset.get('split', 'n/a')}, "
+        f"{_sentence(dataset.get('source', dataset['name']))}. "
+        f"Split: {dataset.get('split', 'n/a')}, "
         f"split seed {dataset.get('split_seed')}: {dataset['train_size']:,} train / "
         f"{dataset['validation_size']:,} validation / {dataset['test_size']:,} test. The weights "
         "learn from train; early stopping and the temperature are chosen on validation; the test "
@@ -78,6 +79,9 @@ def model_card(task: Task, manifest: dict[str, Any], model: nn.Module, figures: 
         f"| training time | {training['duration_s']:.1f} s |",
         "",
         "## Held-out figures",
+        "",
+        "The goals are issue 13's, set for the median of three training seeds; this version is "
+        "one seed (docs/training.md lists all three).",
         "",
         "| metric | test | validation | goal |",
         "|---|---|---|---|",
@@ -145,6 +149,10 @@ def model_card(task: Task, manifest: dict[str, Any], model: nn.Module, figures: 
         *[f"![{FIGURE_TITLES.get(f, f)}]({f})\n" for f in figures],
     ]
     return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _goal(value: Any, floor: float, show: Any) -> str:

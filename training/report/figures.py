@@ -140,6 +140,7 @@ def reliability_diagram(
     ax.grid(alpha=0.3)
     hist.set_yscale("log")
     hist.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    hist.yaxis.set_minor_formatter(ticker.NullFormatter())
     hist.set(xlabel="stated confidence", ylabel="samples (log)")
     _save(fig, path)
 
