@@ -92,6 +92,7 @@ RUN pip install $PIP_OPTIONS -r /tmp/requirements.txt && rm /tmp/requirements.tx
 COPY pyproject.toml /tmp/src/
 COPY service/ /tmp/src/service/
 COPY training/ /tmp/src/training/
+COPY uploads/ /tmp/src/uploads/
 RUN pip install --no-deps --no-build-isolation /tmp/src && rm -rf /tmp/src
 # The CLI's defaults are relative (models/, checkpoints/): from this working directory they are
 # the two mount points. Both are world-writable with the sticky bit, like /tmp, so a run as the
@@ -115,9 +116,11 @@ CMD ["--help"]
 # Last, so a plain `docker build .` gives the serving image.
 FROM python AS serve
 COPY --from=serve-deps /opt/venv /opt/venv
-# Only the service package: the training code and torch stay out of this image by design.
+# Only the service package and the upload preprocessing it shares with training: the training
+# code and torch stay out of this image by design.
 COPY service/ /app/service/
-RUN python -m compileall -q /app/service
+COPY uploads/ /app/uploads/
+RUN python -m compileall -q /app/service /app/uploads
 # The shipped models; a volume mounted at /models replaces them.
 COPY models/ /models/
 WORKDIR /app

@@ -17,17 +17,19 @@ MODELS = ("mnist", "mnist-cnn", "multilabel", "tshirt", "coffee")
 
 
 def held_out(name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `rows` held-out inputs of model `name` and their labels.
+    """The first `rows` held-out inputs of model `name` and their labels: the test split, then
+    the validation split (no training step saw either; agreement needs inputs, not a score).
 
-    The tabular data sets hold out fewer rows than that (600 and 200); they are topped up
-    with fresh rows from the same generator under a seed training never used.
+    The tabular data sets hold out fewer rows than that; they are topped up with fresh rows
+    from the same generator under a seed training never used.
     """
     from training.data import coffee, tshirt
     from training.tasks import get_task
 
     task = get_task(name)
-    split = task.load_data(None).validation
-    x, y = np.asarray(split.x[:rows]), np.asarray(split.y[:rows])
+    data = task.load_data(None)
+    x = np.concatenate([data.test.x, data.validation.x])[:rows]
+    y = np.concatenate([data.test.y, data.validation.y])[:rows]
     generators = {"tshirt": tshirt, "coffee": coffee}
     if len(x) < rows and name in generators:
         module = generators[name]

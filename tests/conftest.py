@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -32,3 +33,18 @@ def no_server_left_running() -> Iterator[None]:
     for pid in pids:  # leave the machine clean, then fail the run
         os.kill(pid, signal.SIGKILL)
     assert not pids, f"server processes left running after the tests: {pids}"
+
+
+SHIPPED_VERSION = 1
+
+
+@pytest.fixture(scope="session")
+def shipped_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models as shipped (version 1 of each), copied: versions a user trains into models/
+    never change what the suite serves or checks."""
+    root = tmp_path_factory.mktemp("shipped")
+    for folder in sorted((ROOT / "models").iterdir()):
+        version = folder / str(SHIPPED_VERSION)
+        if version.is_dir():
+            shutil.copytree(version, root / folder.name / str(SHIPPED_VERSION))
+    return root

@@ -1,7 +1,9 @@
-"""The two halves share only the model repository format: the service never imports torch or
-the training package, and training never imports the service; neither has an import circle
-among its own modules. The client stands alone: it talks HTTP to a server and imports neither
-half, nor what the server runs on."""
+"""The two halves share only the model repository format, and ``uploads``: the service never
+imports torch or the training package, training never imports the service, and ``uploads``
+(how an uploaded image becomes model input, which both must apply alike) imports neither half,
+nor torch, nor the web stack: numpy and Pillow only. Neither half has an import circle among
+its own modules. The client stands alone: it talks HTTP to a server and imports neither half,
+nor what the server runs on."""
 
 from __future__ import annotations
 
@@ -70,6 +72,25 @@ def test_the_client_imports_neither_half_nor_the_servers_libraries() -> None:
     }
     assert not modules & server_side, modules & server_side
     assert {"httpx", "numpy"} <= modules
+
+
+def test_uploads_imports_neither_half_nor_torch_nor_the_web_stack() -> None:
+    modules = imported("import uploads")
+    for banned in ("torch", "training", "service", "fastapi", "starlette", "onnxruntime"):
+        assert not any(m == banned or m.startswith(banned + ".") for m in modules), banned
+    assert "PIL" in modules and "numpy" in modules
+
+
+def test_uploads_source_names_neither_half() -> None:
+    for path in (ROOT / "uploads").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n.split(".")[0] in ("service", "training") for n in names), path
 
 
 def test_no_pickle_in_the_service() -> None:

@@ -25,14 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running(ROOT / "models") as s:
+def server(shipped_models: Path) -> Iterator[RunningServer]:
+    with running(shipped_models) as s:
         yield s
 
 
-def test_the_cpu_half_runs_without_a_gpu_and_says_so(tmp_path: Path) -> None:
+def test_the_cpu_half_runs_without_a_gpu_and_says_so(tmp_path: Path, shipped_models: Path) -> None:
     done = subprocess.run(
         [str(ROOT / "scripts" / "gpu-check.sh"), "--cpu-only", "--seconds", "0.05"]
+        + ["--models-dir", str(shipped_models)]
         + ["--models", "mnist", "mnist-cnn", "--out", str(tmp_path / "report.json")],
         capture_output=True,
         text=True,
@@ -96,23 +97,25 @@ def test_every_route_kind_answers_for_images_and_tables(server: RunningServer) -
 
 
 @pytest.mark.parametrize("model", gpu_heldout.MODELS)
-def test_held_out_inputs_come_in_the_graph_s_own_shape(model: str) -> None:
+def test_held_out_inputs_come_in_the_graph_s_own_shape(model: str, shipped_models: Path) -> None:
     x, y = gpu_heldout.held_out(model, 1000)
-    _, manifest = gpu_inprocess.latest(ROOT / "models", model)
+    _, manifest = gpu_inprocess.latest(shipped_models, model)
     assert x.shape == (1000, *manifest["input"]["shape"][1:])
     assert x.dtype == (np.uint8 if manifest["input"]["datatype"] == "UINT8" else np.float32)
     assert len(y) == 1000
 
 
-def test_logits_are_compared_by_their_largest_difference() -> None:
-    path, _ = gpu_inprocess.latest(ROOT / "models", "mnist")
+def test_logits_are_compared_by_their_largest_difference(shipped_models: Path) -> None:
+    path, _ = gpu_inprocess.latest(shipped_models, "mnist")
     cpu = gpu_inprocess.session(path, gpu_inprocess.CPU)
     rows = gpu_heldout.held_out("mnist", 50)[0]
     same = gpu_inprocess.agreement("mnist", cpu, cpu, rows)
     assert same.max_abs_diff == 0 and same.same_argmax == 1 and same.rows == 50
 
 
-def test_in_process_timings_cover_every_size_and_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_process_timings_cover_every_size_and_variant(
+    monkeypatch: pytest.MonkeyPatch, shipped_models: Path
+) -> None:
     real = gpu_inprocess.session
 
     def cpu_only(
@@ -121,7 +124,7 @@ def test_in_process_timings_cover_every_size_and_variant(monkeypatch: pytest.Mon
         return real(path, gpu_inprocess.CPU, threads)
 
     monkeypatch.setattr(gpu_inprocess, "session", cpu_only)
-    table = gpu_inprocess.time_providers(ROOT / "models", "mnist", [1, 64], 0.01, [1, 2])
+    table = gpu_inprocess.time_providers(shipped_models, "mnist", [1, 64], 0.01, [1, 2])
     assert list(table) == ["CUDA", "CUDA heuristic", "CPU x1", "CPU x2"]
     for variant in table.values():
         assert list(variant) == [1, 64]

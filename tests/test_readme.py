@@ -19,9 +19,9 @@ def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
 
 
-def test_the_client_example_runs_as_written() -> None:
+def test_the_client_example_runs_as_written(shipped_models: Path) -> None:
     [example] = [b for b in code_blocks("python") if "from logitserve_client import" in b]
-    with running_process(ROOT / "models", "--reload-interval-s", "0") as server:
+    with running_process(shipped_models, "--reload-interval-s", "0") as server:
         run = subprocess.run(
             [sys.executable, "-c", example.replace("http://127.0.0.1:8000", server.url)],
             cwd=ROOT,

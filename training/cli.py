@@ -5,6 +5,7 @@ Every ``TrainingError`` becomes ``error: <message>`` on stderr and exit status 1
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -16,12 +17,8 @@ import typer
 from training.config import RunOptions
 from training.distributed import DistContext, distributed_context
 from training.errors import TrainingError
-from training.pipeline import (
-    TrainReport,
-    evaluate_published,
-    list_models,
-    train_and_publish,
-)
+from training.evaluation import EvaluationReport, evaluate_published
+from training.pipeline import TrainReport, list_models, train_and_publish
 from training.tasks import TASKS, get_task
 
 app = typer.Typer(
@@ -54,42 +51,9 @@ DryRun = Annotated[
 Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint, if any.")]
 CheckpointDir = Annotated[Path, typer.Option(help="Checkpoints go to DIR/<model>/last.pt.")]
 Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
+Model = Annotated[str, typer.Argument(help=f"One of: {', '.join(TASKS)}.")]
 
 
-@app.command()
-def train(
-    model: Annotated[str, typer.Argument(help=f"One of: {', '.join(TASKS)}.")],
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    lr: Lr = None,
-    seed: Seed = 0,
-    data_dir: DataDir = None,
-    models_dir: ModelsDir = Path("models"),
-    device: DeviceOpt = Device.auto,
-    dry_run: DryRun = False,
-    resume: Resume = False,
-    checkpoint_dir: CheckpointDir = Path("checkpoints"),
-    quiet: Quiet = False,
-) -> None:
-    """Train one model and publish it as the next version."""
-    options = RunOptions(
-        seed=seed,
-        device=device.value,
-        data_dir=data_dir,
-        models_dir=models_dir,
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-        dry_run=dry_run,
-        progress=not quiet,
-    )
-    with _errors_to_exit(), distributed_context(options.device) as ctx:
-        task = get_task(model)
-        _print_report(
-            ctx, train_and_publish(task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr)
-        )
-
-
-@app.command("train-all")
 def train_all(
     epochs: Epochs = None,
     batch_size: BatchSize = None,
@@ -104,15 +68,50 @@ def train_all(
     quiet: Quiet = False,
 ) -> None:
     """Train and publish every model (--data-dir applies to the MNIST-based ones)."""
-    with (
-        _errors_to_exit(),
-        distributed_context(device.value) as ctx,
-    ):
-        for task in TASKS.values():
+    _train(list(TASKS), every_model=True, **locals())
+
+
+def train(model: str, **options: Any) -> None:
+    """Train one model and publish it as the next version."""
+    _train([model], every_model=False, **options)
+
+
+# `train` takes train-all's options, declared once above, after its MODEL argument.
+_options = inspect.signature(train_all, eval_str=True)
+train.__signature__ = _options.replace(  # type: ignore[attr-defined]
+    parameters=[
+        inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Model),
+        *_options.parameters.values(),
+    ]
+)
+app.command()(train)
+app.command("train-all")(train_all)
+
+
+def _train(
+    models: list[str],
+    *,
+    every_model: bool,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int,
+    data_dir: Path | None,
+    models_dir: Path,
+    device: Device,
+    dry_run: bool,
+    resume: bool,
+    checkpoint_dir: Path,
+    quiet: bool,
+) -> None:
+    with _errors_to_exit(), distributed_context(device.value) as ctx:
+        tasks = [get_task(name) for name in models]
+        for task in tasks:
             options = RunOptions(
                 seed=seed,
                 device=device.value,
-                data_dir=data_dir if task.accepts_data_dir else None,
+                # train-all: the IDX files feed the MNIST models; the others use their own data.
+                data_dir=None if every_model and not task.accepts_data_dir else data_dir,
                 models_dir=models_dir,
                 checkpoint_dir=checkpoint_dir,
                 resume=resume,
@@ -134,18 +133,9 @@ def evaluate(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Load a published ONNX model in ONNX Runtime and print its held-out metrics."""
+    """Measure a published model in ONNX Runtime: test split, robustness suite, calibration."""
     with _errors_to_exit():
-        report = evaluate_published(model, models_dir, version, data_dir)
-        typer.echo(
-            f"{report.name} version {report.version} on {report.samples} held-out rows "
-            f"of {report.dataset}:"
-        )
-        for key, value in report.metrics.items():
-            recorded = report.recorded_metrics.get(key)
-            typer.echo(f"  {key:<12} {_fmt(value)}   (manifest: {_fmt(recorded)})")
-        if report.note:
-            typer.echo(f"note: {report.note}", err=True)
+        _print_evaluation(evaluate_published(model, models_dir, version, data_dir))
 
 
 @app.command("list")
@@ -155,7 +145,7 @@ def list_command(models_dir: ModelsDir = Path("models")) -> None:
         for task, versions in list_models(models_dir):
             published = ", ".join(map(str, versions)) if versions else "none"
             typer.echo(
-                f"{task.name:<11} {task.kind:<11} versions: {published:<10} {task.description}"
+                f"{task.name:<11} {task.kind.name:<11} versions: {published:<10} {task.description}"
             )
 
 
@@ -173,12 +163,41 @@ def _print_report(ctx: DistContext, report: TrainReport | None) -> None:
         return
     published, result = report.published, report.result
     metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in report.metrics.items())
+    calibration = report.manifest["calibration"]
     typer.echo(
         f"published {published.name} version {published.version} to {published.path}: "
-        f"{metrics}; parity max |diff| {report.parity.max_abs_diff:.2g}; "
-        f"{result.epochs_run} epochs (best {result.best_epoch}) in {result.duration_s:.1f} s, "
+        f"test {metrics}; ECE {_fmt(calibration['ece_before'])} -> "
+        f"{_fmt(calibration['ece_after'])} (T={calibration['temperature']:.3f}); "
+        f"parity max |diff| {report.parity.max_abs_diff:.2g}; "
+        f"{result.epochs_run} epochs (kept {result.best_epoch}) in {result.duration_s:.1f} s, "
         f"{result.seconds_per_epoch:.3f} s/epoch"
     )
+    robustness = report.manifest.get("robustness")
+    if robustness:
+        typer.echo(
+            "  robustness (test accuracy): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in robustness["accuracy"].items())
+        )
+
+
+def _print_evaluation(report: EvaluationReport) -> None:
+    manifest, measured = report.manifest, report.measured
+    typer.echo(
+        f"{report.name} version {report.version} on the {report.samples}-row test split "
+        f"of {report.dataset}:"
+    )
+    for key, value in measured.metrics.items():
+        recorded = (manifest.get("metrics") or {}).get(key)
+        typer.echo(f"  {key:<26} {_fmt(value)}   (manifest: {_fmt(recorded)})")
+    if measured.robustness is not None:
+        recorded_suite = (manifest.get("robustness") or {}).get("accuracy") or {}
+        typer.echo("robustness suite (accuracy; test digits rendered as uploads):")
+        for key, value in measured.robustness.items():
+            typer.echo(f"  {key:<26} {_fmt(value)}   (manifest: {_fmt(recorded_suite.get(key))})")
+    recorded_ece = (manifest.get("calibration") or {}).get("ece_after")
+    typer.echo(f"calibration: ECE {_fmt(measured.ece)}   (manifest: {_fmt(recorded_ece)})")
+    if report.note:
+        typer.echo(f"note: {report.note}", err=True)
 
 
 def _fmt(value: Any) -> str:

@@ -1,8 +1,8 @@
-"""Hyper-parameters (one frozen dataclass per model, saved into the manifest) and run options.
+"""Hyper-parameters (one frozen dataclass, saved into the manifest) and run options.
 
-``TrainConfig`` is what shapes the weights; ``RunOptions`` is where and how a run happens
-(seed, device, folders). Only the first goes into ``manifest.json``'s ``training.config``;
-the seed is recorded beside it.
+``TrainConfig`` is what shapes the weights; each task's values live on its page in
+``training/tasks/``. ``RunOptions`` is where and how a run happens (seed, device, folders).
+Only the first goes into ``manifest.json``'s ``training.config``; the seed is recorded beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from typing import Any, Literal
 
 Optimizer = Literal["adam", "adamw"]
 Schedule = Literal["constant", "onecycle"]
+# none; affine: a small random rotation, zoom and shift of every image, every epoch;
+# uploads: affine, and a share of each epoch's images swapped for upload-like renders of them;
+# canvases: fresh multi-label canvases every epoch, from affine-jittered train digits.
+Augment = Literal["none", "affine", "uploads", "canvases"]
 
 
 @dataclass(frozen=True)
@@ -28,14 +32,31 @@ class TrainConfig:
     schedule: Schedule = "constant"
     # Early stopping watches the validation loss; the best epoch's weights are restored.
     patience: int = 5
-    # Random affine jitter of the training images (image models only), redrawn every epoch.
-    augment: bool = False
+    augment: Augment = "none"
+    # The jitter's largest rotation (degrees), zoom (factor), shift and elastic displacement
+    # (pixels; Simard et al.'s distortion, 0: none), drawn anew for every image every epoch.
+    rotation: float = 12.0
+    zoom: float = 0.10
+    shift: float = 2.8
+    elastic: float = 0.0
+    # uploads: renders made per training image, and the share of rows swapped each epoch.
+    renders_per_image: int = 0
+    render_share: float = 0.0
+    # Jitter the renders too (each epoch sees them a little differently), or the digits only.
+    jitter_renders: bool = True
+    label_smoothing: float = 0.0
+    # Fit a temperature on the validation split and fold it into the last layer.
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(f"epochs, batch_size and patience must be >= 1: {self}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (0 <= self.label_smoothing < 1 and 0 <= self.render_share <= 1):
+            raise ValueError(f"label_smoothing and render_share must be in [0, 1): {self}")
+        if self.augment == "uploads" and not (self.renders_per_image > 0 and self.render_share > 0):
+            raise ValueError("augment='uploads' needs renders_per_image and render_share > 0")
 
     def with_overrides(self, **overrides: Any) -> TrainConfig:
         """A copy with the CLI's non-None overrides applied (``--epochs``, ``--lr``, ...)."""
@@ -43,39 +64,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-# The course's MNIST network and its Keras setup: Adam 1e-3, batch 32, about 40 epochs.
-MNIST = TrainConfig(epochs=40, batch_size=32, lr=1e-3, patience=8)
-
-# A small CNN on only 4,000 digits: augmentation, batch norm and one-cycle carry it past 98%.
-# Early stopping rarely triggers under one-cycle (the best epoch is near the end by design).
-MNIST_CNN = TrainConfig(
-    epochs=20,
-    batch_size=64,
-    lr=3e-3,
-    optimizer="adamw",
-    weight_decay=5e-4,
-    schedule="onecycle",
-    patience=20,
-    augment=True,
-)
-
-MULTILABEL = TrainConfig(
-    epochs=10,
-    batch_size=64,
-    lr=3e-3,
-    optimizer="adamw",
-    weight_decay=5e-4,
-    schedule="onecycle",
-    patience=10,
-)
-
-# Three sigmoid units learn slowly at the course's 1e-3 (the lab tiles its data 1000x);
-# a larger rate and more epochs over a few thousand rows reach the same place in seconds.
-TSHIRT = TrainConfig(epochs=200, batch_size=32, lr=1e-2, patience=20)
-
-COFFEE = TrainConfig(epochs=300, batch_size=32, lr=3e-2, patience=30)
 
 
 @dataclass(frozen=True)

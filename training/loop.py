@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,13 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from training.augment import random_affine
+from training.augment import Augmentation
 from training.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
-from training.data.splits import Dataset
+from training.data.splits import Dataset, Split
 from training.distributed import DistContext, broadcast_object, mean_over_ranks, rank0_decides
-from training.metrics import PRIMARY_METRIC, compute_metrics
-from training.tasks.spec import Task, TaskKind
+from training.metrics import Metrics
+from training.tasks.spec import Task
 
 EVAL_BATCH = 2048
 
@@ -75,6 +76,7 @@ def fit(
     *,
     seed: int,
     ctx: DistContext,
+    augmentation: Augmentation | None = None,
     checkpoint_file: Path | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -84,7 +86,7 @@ def fit(
     device = ctx.device
     model.to(device)
     x_train = as_tensor(data.train.x).to(device)
-    y_train = targets_tensor(task.kind, data.train.y).to(device)
+    y_train = task.kind.targets(data.train.y).to(device)
     n_local = len(x_train) // ctx.world_size
     local_batch = max(1, math.ceil(config.batch_size / ctx.world_size))
     steps_per_epoch = math.ceil(n_local / local_batch)
@@ -97,8 +99,8 @@ def fit(
         if config.schedule == "onecycle"
         else None
     )
-    loss_fn = loss_function(task.kind)
-    history = History(metric=PRIMARY_METRIC[task.kind])
+    loss_fn = task.kind.loss(config.label_smoothing)
+    history = History(metric=task.kind.primary_metric)
     best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None, "bad_epochs": 0}
     identity = {"task": task.name, "config": config.to_dict(), "seed": seed, "rows": len(x_train)}
     start_epoch, stopped = 0, False
@@ -136,8 +138,8 @@ def fit(
         order = torch.randperm(len(x_train), generator=generator)
         mine = order[ctx.rank :: ctx.world_size][:n_local].to(device)
         xs, ys = x_train[mine], y_train[mine]
-        if config.augment:
-            xs = random_affine(xs, generator)
+        if augmentation is not None:
+            xs, ys = augmentation(mine, xs, ys, generator)
 
         loss_sum = _train_one_epoch(train_model, loss_fn, optimizer, scheduler, xs, ys, local_batch)
         train_loss = float(mean_over_ranks(ctx, loss_sum / n_local).item())
@@ -145,7 +147,7 @@ def fit(
         epoch += 1
 
         if ctx.is_main:
-            val_loss, metrics = evaluate(model, task, data, device)
+            val_loss, metrics = evaluate(model, task, data.validation, device)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
             history.val_metric.append(float(metrics[history.metric] or 0.0))
@@ -193,7 +195,7 @@ def fit(
 
 def _train_one_epoch(
     model: nn.Module,
-    loss_fn: nn.Module,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     xs: Tensor,
@@ -216,13 +218,12 @@ def _train_one_epoch(
 
 
 def evaluate(
-    model: nn.Module, task: Task, data: Dataset, device: torch.device
-) -> tuple[float, dict[str, float | None]]:
-    """Validation loss and metrics of ``model`` (in eval mode: batch norm's running stats)."""
-    logits = predict_logits(model, data.validation.x, device)
-    targets = targets_tensor(task.kind, data.validation.y)
-    loss = float(loss_function(task.kind)(torch.from_numpy(logits), targets).item())
-    return loss, compute_metrics(task.kind, logits, data.validation.y, task.threshold)
+    model: nn.Module, task: Task, split: Split, device: torch.device
+) -> tuple[float, Metrics]:
+    """Loss and metrics of ``model`` on ``split`` (in eval mode: batch norm's running stats)."""
+    logits = predict_logits(model, split.x, device)
+    loss = float(task.kind.loss()(torch.from_numpy(logits), task.kind.targets(split.y)).item())
+    return loss, task.kind.metrics(logits, split.y, task.threshold)
 
 
 def predict_logits(model: nn.Module, x: np.ndarray, device: torch.device) -> np.ndarray:
@@ -239,20 +240,6 @@ def predict_logits(model: nn.Module, x: np.ndarray, device: torch.device) -> np.
 def as_tensor(x: np.ndarray) -> Tensor:
     """A tensor over ``x`` (copied only if it is strided or read-only, which torch refuses)."""
     return torch.from_numpy(np.require(x, requirements=["C_CONTIGUOUS", "WRITEABLE"]))
-
-
-def targets_tensor(kind: TaskKind, y: np.ndarray) -> Tensor:
-    """Labels in the form the loss wants: class indices, or float (n, 1) / (n, K) targets."""
-    if kind == "multiclass":
-        return torch.from_numpy(y.astype(np.int64))
-    if kind == "binary":
-        return torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
-    return torch.from_numpy(y.astype(np.float32))
-
-
-def loss_function(kind: TaskKind) -> nn.Module:
-    """Losses straight from logits: numerically stable, and the graph stays logits-out."""
-    return nn.CrossEntropyLoss() if kind == "multiclass" else nn.BCEWithLogitsLoss()
 
 
 def _optimizer(

@@ -1,7 +1,8 @@
 """``manifest.json``: what the service needs to know about a model, and how it was made.
 
 Fields and their order follow docs/model-repository.md; ``name``, ``version`` and
-``model_sha256`` are placeholders here, filled in by ``training.publish.commit``.
+``model_sha256`` are placeholders here, filled in by ``training.publish.commit``;
+``report_files`` is added once the report is written (the model card is made from the rest).
 Extra fields (``description``, ``dry_run``, ``training.seconds_per_epoch``...) are allowed by
 the contract and ignored by readers that do not know them.
 """
@@ -15,6 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from training.export import OPSET, Parity
+from training.robustness import SUITE_SEED
 from training.tasks.spec import Task
 
 FORMAT = 1
@@ -24,6 +26,9 @@ def build_manifest(
     task: Task,
     *,
     metrics: dict[str, float | None],
+    validation_metrics: dict[str, float | None],
+    robustness: dict[str, float] | None,
+    calibration: dict[str, Any],
     parity: Parity,
     dataset: dict[str, Any],
     training: dict[str, Any],
@@ -33,12 +38,18 @@ def build_manifest(
         "format": FORMAT,
         "name": task.name,
         "version": None,
-        "task": task.kind,
+        "task": task.kind.name,
         "labels": list(task.labels),
         "input": task.input.to_manifest(),
         "output": task.output_manifest(),
-        "threshold": task.threshold if task.kind != "multiclass" else None,
-        "metrics": {k: _json_number(v) for k, v in metrics.items()},
+        "threshold": task.threshold if task.kind.uses_threshold else None,
+        "metrics": _numbers(metrics),
+        "primary_metric": task.kind.primary_metric,
+        "validation_metrics": _numbers(validation_metrics),
+        "robustness": _robustness(robustness),
+        "calibration": {
+            k: _json_number(v) if isinstance(v, float) else v for k, v in calibration.items()
+        },
         "parity": parity.to_manifest(),
         "dataset": dataset,
         "training": training,
@@ -65,6 +76,22 @@ def library_versions() -> dict[str, Any]:
 def utc_now() -> str:
     """UTC, ISO 8601, seconds, with ``Z``: ``2026-11-26T10:00:00Z``."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _numbers(metrics: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: _json_number(v) for k, v in metrics.items()}
+
+
+def _robustness(accuracy: dict[str, float] | None) -> dict[str, Any] | None:
+    if accuracy is None:
+        return None
+    return {
+        "metric": "accuracy",
+        "split": "test",
+        "suite_seed": SUITE_SEED,
+        "preprocessing": "uploads.decode + uploads.to_model_input, as the service's image route",
+        "accuracy": {k: _json_number(v) for k, v in accuracy.items()},
+    }
 
 
 def _json_number(value: float | None) -> float | None:

@@ -1,109 +1,94 @@
-"""Held-out metrics from logits, in numpy (no scikit-learn needed for a handful of formulas).
+"""Held-out metrics and calibration, from scikit-learn where it has them.
 
 The names are the manifest's: ``accuracy`` (multiclass); ``accuracy``, ``precision``,
 ``recall``, ``roc_auc`` (binary); ``micro_f1``, ``macro_f1``, ``exact_match`` (multilabel).
-A ratio with an empty denominator is 0.0, as scikit-learn's ``zero_division=0``; ROC AUC with
+A ratio with an empty denominator is 0.0 (scikit-learn's ``zero_division=0``); ROC AUC with
 only one class present is undefined and reported as ``None``.
+
+Calibration: expected calibration error (ECE) over ``ECE_BINS`` equal-width bins of the
+confidence; the number and the reliability diagram come from the same bins.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from training.tasks.spec import TaskKind
+import numpy as np
+from sklearn import metrics as skm
 
 Metrics = dict[str, float | None]
 
-PRIMARY_METRIC: dict[str, str] = {
-    "multiclass": "accuracy",
-    "binary": "accuracy",
-    "multilabel": "micro_f1",
-}
-
-
-def compute_metrics(
-    kind: TaskKind, logits: np.ndarray, y: np.ndarray, threshold: float | None = None
-) -> Metrics:
-    """The task's metrics for ``logits`` (n, K) against labels as stored in a ``Split``."""
-    if kind == "multiclass":
-        return {"accuracy": accuracy(y, logits.argmax(axis=1))}
-    # sigmoid(z) >= t  <=>  z >= logit(t): decide on logits, no overflow for large |z|.
-    cut = float(np.log(threshold / (1 - threshold))) if threshold is not None else 0.0
-    if kind == "binary":
-        scores = logits.reshape(-1)
-        predicted = (scores >= cut).astype(np.int64)
-        return {
-            "accuracy": accuracy(y, predicted),
-            "precision": precision(y, predicted),
-            "recall": recall(y, predicted),
-            "roc_auc": roc_auc(y, scores),
-        }
-    predicted = (logits >= cut).astype(np.int64)
-    return {
-        "micro_f1": micro_f1(y, predicted),
-        "macro_f1": macro_f1(y, predicted),
-        "exact_match": exact_match(y, predicted),
-    }
+ECE_BINS = 15
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(y_true == y_pred)) if len(y_true) else 0.0
+    return float(skm.accuracy_score(y_true, y_pred)) if len(y_true) else 0.0
 
 
 def precision(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
-    return _ratio(tp, int(np.sum(y_pred == 1)))
+    return float(skm.precision_score(y_true, y_pred, zero_division=0))
 
 
 def recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
-    return _ratio(tp, int(np.sum(y_true == 1)))
+    return float(skm.recall_score(y_true, y_pred, zero_division=0))
 
 
 def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
-    """Probability that a random positive outranks a random negative (ties count half).
-
-    The Mann-Whitney U statistic from average ranks, so equal scores are handled exactly.
-    """
-    positives = y_true == 1
-    n_pos = int(positives.sum())
-    n_neg = len(y_true) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    """Probability that a random positive outranks a random negative; None with one class."""
+    if len(np.unique(y_true)) < 2:
         return None
-    ranks = _average_ranks(scores)
-    u = ranks[positives].sum() - n_pos * (n_pos + 1) / 2
-    return float(u / (n_pos * n_neg))
+    return float(skm.roc_auc_score(y_true, scores))
 
 
 def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
-    fp = int(np.sum((y_pred == 1) & (y_true == 0)))
-    fn = int(np.sum((y_pred == 0) & (y_true == 1)))
-    return _ratio(2 * tp, 2 * tp + fp + fn)
+    return float(skm.f1_score(y_true, y_pred, average="micro", zero_division=0))
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    per_label = [micro_f1(y_true[:, k], y_pred[:, k]) for k in range(y_true.shape[1])]
-    return float(np.mean(per_label))
+    return float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 def exact_match(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Share of rows whose whole label set is predicted exactly."""
-    return float(np.mean(np.all(y_true == y_pred, axis=1))) if len(y_true) else 0.0
+    """Share of rows whose whole label set is predicted exactly (subset accuracy)."""
+    return accuracy(y_true, y_pred)
 
 
-def _ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator else 0.0
+@dataclass(frozen=True)
+class Reliability:
+    """Per non-empty bin: mean confidence, observed frequency, and how many samples."""
+
+    confidence: np.ndarray
+    frequency: np.ndarray
+    count: np.ndarray
+
+    @property
+    def ece(self) -> float:
+        total = int(self.count.sum())
+        if not total:
+            return 0.0
+        return float(np.sum(self.count / total * np.abs(self.frequency - self.confidence)))
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing the mean of the ranks they span."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    # Boundaries of runs of equal values in sorted order.
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    mean_rank = (starts + ends + 1) / 2.0  # mean of the 1-based ranks start+1 .. end
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.repeat(mean_rank, ends - starts)
-    return ranks
+def reliability(confidence: np.ndarray, outcome: np.ndarray, bins: int = ECE_BINS) -> Reliability:
+    """Bin ``confidence`` (probabilities) against ``outcome`` (0/1: did it happen).
+
+    The bins are scikit-learn's ``calibration_curve(strategy="uniform")`` bins, computed here
+    because ECE needs each bin's count, which it does not return (a test checks the two agree).
+    """
+    confidence = np.asarray(confidence, dtype=np.float64).reshape(-1)
+    outcome = np.asarray(outcome, dtype=np.float64).reshape(-1)
+    ids = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], confidence)
+    count = np.bincount(ids, minlength=bins)
+    kept = count > 0
+    return Reliability(
+        confidence=np.bincount(ids, weights=confidence, minlength=bins)[kept] / count[kept],
+        frequency=np.bincount(ids, weights=outcome, minlength=bins)[kept] / count[kept],
+        count=count[kept],
+    )
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, outcome: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """Sum over bins of (share of samples) x |frequency - mean confidence|."""
+    return reliability(confidence, outcome, bins).ece

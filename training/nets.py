@@ -60,7 +60,7 @@ class MLP(nn.Module):
     """The course's ``Sequential([Dense(...), ...])``: ``norm`` then dense layers.
 
     ``sizes`` are the layer widths including the input, ``activations`` one per dense layer;
-    ``training.reference`` recomputes this forward pass in numpy from the same weights.
+    ``tests/training/reference.py`` recomputes this forward pass in numpy from the same weights.
     """
 
     def __init__(
@@ -73,6 +73,14 @@ class MLP(nn.Module):
         self.activations = tuple(activations)
         self.dense = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:], strict=False))
         self.act = nn.ModuleList(_ACTIVATIONS[name]() for name in activations)
+
+    @property
+    def logits_layer(self) -> nn.Linear:
+        """The last dense layer, whose output is the logits (its activation is linear)."""
+        layer = self.dense[-1]
+        if self.activations[-1] != "linear" or not isinstance(layer, nn.Linear):
+            raise TypeError("the network does not end in a linear layer")
+        return layer
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.norm(x)
@@ -94,6 +102,12 @@ class ImageNet(nn.Module):
         self.norm = InputNorm.pixels()
         self.features = features
         self.head = head
+
+    @property
+    def logits_layer(self) -> nn.Linear:
+        if not isinstance(self.head, nn.Linear):
+            raise TypeError("the head is not a single linear layer")
+        return self.head
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(self.norm(x).unsqueeze(1)))

@@ -1,66 +1,58 @@
-"""What the CLI's commands do: train -> export -> parity gate -> publish; evaluate; list.
+"""What ``train`` does: train -> calibrate -> export -> parity gate -> measure -> report -> publish.
 
-A run reads its data, trains (``training.loop``), and on rank 0 exports the best weights into
-a staging folder, checks the graph, compares ONNX Runtime with PyTorch on the validation
-inputs, plots the learning curve and renames the folder into the next version. Any failure
-on that path leaves the repository untouched.
+A run reads its data, trains (``training.loop``) on the train split with early stopping on the
+validation split, and on rank 0: fits a temperature on the validation split and folds it into
+the last layer, exports the weights into a staging folder, checks the graph, compares ONNX
+Runtime with PyTorch, measures the exported graph on the test split and the robustness suite,
+writes the report and renames the folder into the next version. Any failure on that path
+leaves the repository untouched. The test split is read only after the weights are final.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from training.augment import augmentation
+from training.calibration import fit_temperature, fold_temperature, logits_layer
 from training.checkpoint import checkpoint_path
-from training.config import RunOptions
+from training.config import RunOptions, TrainConfig
 from training.data.splits import Dataset
 from training.distributed import DistContext, rank0_decides, set_thread_count
-from training.errors import DataError, PublishError, TrainingError
+from training.errors import PublishError, TrainingError
+from training.evaluation import measure
 from training.export import Parity, export_onnx, onnx_logits, parity_gate
-from training.loop import TrainResult, fit
+from training.loop import TrainResult, fit, predict_logits
 from training.manifest import build_manifest
-from training.metrics import Metrics, compute_metrics
-from training.plots import plot_learning_curve
+from training.metrics import Metrics, expected_calibration_error
 from training.publish import (
-    MANIFEST_FILE,
     MODEL_FILE,
     Published,
     commit,
     ensure_writable,
     published_versions,
-    sha256_file,
     staging_folder,
 )
-from training.tasks import TASKS, get_task
+from training.report.build import ReportInputs, write_report
+from training.tasks import TASKS, load_task_data
 from training.tasks.spec import Task
 
-# A dry run trains on one batch and validates (and checks parity) on this many rows.
-DRY_RUN_VALIDATION_ROWS = 64
+# A dry run trains on one batch and validates, tests (and checks parity) on this many rows.
+DRY_RUN_HELD_OUT_ROWS = 64
 
 
 @dataclass(frozen=True)
 class TrainReport:
     published: Published
-    model: torch.nn.Module  # the trained network, best weights, as exported
-    metrics: Metrics
+    model: torch.nn.Module  # the trained network, best weights, temperature folded in
+    metrics: Metrics  # test split, from the exported graph
     parity: Parity
     result: TrainResult
-
-
-@dataclass(frozen=True)
-class EvaluationReport:
-    name: str
-    version: int
-    metrics: Metrics
-    recorded_metrics: Metrics
-    dataset: str
-    samples: int
-    note: str | None
+    manifest: dict[str, Any]
 
 
 def train_and_publish(
@@ -73,9 +65,11 @@ def train_and_publish(
         config = dataclasses.replace(config, epochs=1)
     data = load_task_data(task, options.data_dir)
     if options.dry_run:
+        held_out = DRY_RUN_HELD_OUT_ROWS
         data = Dataset(
             train=data.train.take(config.batch_size),
-            validation=data.validation.take(DRY_RUN_VALIDATION_ROWS),
+            validation=data.validation.take(held_out),
+            test=data.test.take(held_out),
             info=data.info,
         )
     writable_error = _capture(lambda: ensure_writable(options.models_dir)) if ctx.is_main else None
@@ -91,6 +85,7 @@ def train_and_publish(
         config,
         seed=options.seed,
         ctx=ctx,
+        augmentation=augmentation(config, data, task.input.image, options.seed, options.data_dir),
         checkpoint_file=checkpoint_path(options.checkpoint_dir, task.name),
         resume=options.resume,
         progress=options.progress,
@@ -114,7 +109,7 @@ def train_and_publish(
             "early_stopping": {"monitor": "val_loss", "restore_best": True},
         }
         try:
-            report = _export_and_publish(task, model, data, result, training_block, options)
+            report = _publish(task, model, data, config, result, training_block, options)
         except TrainingError as caught:
             error = caught
     # Every rank waits here for rank 0's export and publish, and learns how it went.
@@ -123,92 +118,82 @@ def train_and_publish(
     return report
 
 
-def load_task_data(task: Task, data_dir: Path | None) -> Dataset:
-    if data_dir is not None and not task.accepts_data_dir:
-        raise DataError(
-            f"model {task.name!r} trains on generated data; --data-dir applies only to "
-            f"the MNIST models ({', '.join(t.name for t in TASKS.values() if t.accepts_data_dir)})"
-        )
-    if data_dir is not None and not data_dir.is_dir():
-        raise DataError(f"data folder {data_dir} does not exist or is not a folder")
-    return task.load_data(data_dir)
-
-
-def evaluate_published(
-    name: str, models_dir: Path, version: int | None = None, data_dir: Path | None = None
-) -> EvaluationReport:
-    """Held-out metrics of a published version, computed by ONNX Runtime from its file."""
-    task = get_task(name)
-    versions = published_versions(models_dir, name)
-    if not versions:
-        raise PublishError(f"no published version of {name!r} in {models_dir}")
-    chosen = versions[-1] if version is None else version
-    if chosen not in versions:
-        raise PublishError(
-            f"{name!r} has no version {chosen} in {models_dir} (published: "
-            f"{', '.join(map(str, versions))})"
-        )
-    folder = models_dir / name / str(chosen)
-    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    if sha256_file(folder / MODEL_FILE) != manifest.get("model_sha256"):
-        raise PublishError(f"{folder / MODEL_FILE} does not match the sha256 in its manifest")
-    data = load_task_data(task, data_dir)
-    logits = onnx_logits(folder / MODEL_FILE, data.validation.x)
-    metrics = compute_metrics(task.kind, logits, data.validation.y, manifest.get("threshold"))
-    trained_on = manifest.get("dataset", {}).get("name")
-    note = None
-    if trained_on != data.info.get("name"):
-        note = (
-            f"version {chosen} was trained on {trained_on!r}, evaluated here on "
-            f"{data.info.get('name')!r}: the numbers are not comparable with its manifest"
-        )
-    return EvaluationReport(
-        name=name,
-        version=chosen,
-        metrics=metrics,
-        recorded_metrics=manifest.get("metrics", {}),
-        dataset=str(data.info.get("name")),
-        samples=len(data.validation),
-        note=note,
-    )
-
-
 def list_models(models_dir: Path) -> list[tuple[Task, list[int]]]:
     """Every model training knows, with the versions published in ``models_dir``."""
     return [(task, published_versions(models_dir, task.name)) for task in TASKS.values()]
 
 
-def _export_and_publish(
+def _publish(
     task: Task,
     model: torch.nn.Module,
     data: Dataset,
+    config: TrainConfig,
     result: TrainResult,
     training_block: dict[str, Any],
     options: RunOptions,
 ) -> TrainReport:
-    x_val = data.validation.x
+    cpu = torch.device("cpu")
+    model = model.cpu().eval()
+    # Calibrate on validation; the test split is only read below, once the weights are final.
+    temperature = 1.0
+    if config.calibrate:
+        val_logits = predict_logits(model, data.validation.x, cpu)
+        temperature = fit_temperature(task.kind, val_logits, data.validation.y)
+    uncalibrated = predict_logits(model, data.test.x, cpu)
+    fold_temperature(logits_layer(model), temperature)
+
     with staging_folder(options.models_dir, task.name) as stage:
         onnx_path = stage / MODEL_FILE
-        export_onnx(model, task, x_val, onnx_path)
-        parity = parity_gate(onnx_path, model, x_val)
+        export_onnx(model, task, data.validation.x, onnx_path)
+        parity = parity_gate(onnx_path, model, data.validation.x)
         # The numbers people read are those of the graph that will serve, not of torch.
-        metrics = compute_metrics(
-            task.kind, onnx_logits(onnx_path, x_val), data.validation.y, task.threshold
+        validation = task.kind.metrics(
+            onnx_logits(onnx_path, data.validation.x), data.validation.y, task.threshold
         )
-        plot_learning_curve(
-            result.history, stage / "learning_curve.png", task.name, result.best_epoch
+        measured = measure(task, lambda x: onnx_logits(onnx_path, x), data.test)
+        ece_before = expected_calibration_error(
+            *task.kind.calibration_pairs(uncalibrated, data.test.y)
         )
         manifest = build_manifest(
             task,
-            metrics=metrics,
+            metrics=measured.metrics,
+            validation_metrics=validation,
+            robustness=measured.robustness,
+            calibration={
+                "method": "temperature scaling, folded into the last layer",
+                "temperature": round(temperature, 6),
+                "fitted_on": "validation",
+                "measured_on": "test",
+                "ece_bins": 15,
+                "ece_before": ece_before,
+                "ece_after": measured.ece,
+            },
             parity=parity,
             dataset=data.describe(),
             training=training_block,
             dry_run=options.dry_run,
         )
+        manifest["report_files"] = write_report(
+            stage,
+            task,
+            manifest,
+            ReportInputs(
+                history=result.history,
+                best_epoch=result.best_epoch,
+                test=data.test,
+                logits_before=uncalibrated,
+                logits_after=measured.logits,
+                model=model,
+            ),
+        )
         published = commit(stage, task.name, manifest)
     return TrainReport(
-        published=published, model=model, metrics=metrics, parity=parity, result=result
+        published=published,
+        model=model,
+        metrics=measured.metrics,
+        parity=parity,
+        result=result,
+        manifest=manifest,
     )
 
 

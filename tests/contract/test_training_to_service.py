@@ -1,5 +1,6 @@
 """The contract between the halves: what training publishes, the service loads and serves,
-and the shipped models score through HTTP exactly what their manifests say."""
+the shipped models score through HTTP exactly what their manifests say on the test split, and
+an upload of a robustness-suite image gets exactly what the suite measured."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 
 from tests.servers import RunningServer, running, wait_until
-from training.pipeline import load_task_data
-from training.tasks import get_task
+from training import robustness
+from training.export import onnx_logits
+from training.tasks import get_task, load_task_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "models"
@@ -76,8 +78,8 @@ def test_a_freshly_trained_version_is_hot_reloaded(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def shipped() -> Iterator[RunningServer]:
-    with running(SHIPPED, reload_interval_s=0) as srv:
+def shipped(shipped_models: Path) -> Iterator[RunningServer]:
+    with running(shipped_models, reload_interval_s=0) as srv:
         yield srv
 
 
@@ -125,25 +127,45 @@ def test_shipped_models_score_their_manifest_metrics_through_http(
     shipped: RunningServer, name: str
 ) -> None:
     manifest = json.loads((SHIPPED / name / "1" / "manifest.json").read_text())
-    validation = load_task_data(get_task(name), None).validation
+    test = load_task_data(get_task(name), None).test
     with httpx.Client(base_url=shipped.url, timeout=60) as client:
-        probs = _infer(client, name, validation.x)
+        probs = _infer(client, name, test.x)
     threshold = manifest["threshold"]
     if manifest["task"] == "multiclass":
-        measured = {"accuracy": float((probs.argmax(axis=1) == validation.y).mean())}
+        measured = {"accuracy": float((probs.argmax(axis=1) == test.y).mean())}
     elif manifest["task"] == "binary":
-        measured = {"accuracy": float(((probs[:, 0] >= threshold) == validation.y).mean())}
+        measured = {"accuracy": float(((probs[:, 0] >= threshold) == test.y).mean())}
     else:
         predicted = probs >= threshold
-        measured = {
-            "exact_match": float((predicted == validation.y.astype(bool)).all(axis=1).mean())
-        }
+        measured = {"exact_match": float((predicted == test.y.astype(bool)).all(axis=1).mean())}
     for metric, value in measured.items():
         assert abs(value - manifest["metrics"][metric]) <= 0.002, (
             metric,
             value,
             manifest["metrics"],
         )
+
+
+@pytest.mark.parametrize("name", ["mnist", "mnist-cnn"])
+def test_an_uploaded_suite_image_gets_exactly_what_the_robustness_suite_measured(
+    shipped: RunningServer, name: str
+) -> None:
+    digits = load_task_data(get_task("mnist-cnn"), None).test.x[:8]
+    files, expected = [], []
+    for index, (condition, render) in enumerate(robustness.CONDITIONS.items()):
+        for i, digit in enumerate(digits):
+            data = render(digit, np.random.default_rng([robustness.SUITE_SEED, index, i]))
+            files.append(("files", (f"{condition}-{i}.png", data)))
+            expected.append(robustness.as_uploaded(data))
+    x = np.stack(expected).reshape(len(expected), *get_task(name).input.shape[1:])
+    logits = onnx_logits(SHIPPED / name / "1" / "model.onnx", x)
+    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    softmax /= softmax.sum(1, keepdims=True)
+    with httpx.Client(base_url=shipped.url, timeout=60) as client:
+        r = client.post(f"/v1/models/{name}/predict/image", files=files)
+    assert r.status_code == 200, r.text
+    served = np.array([list(p["probabilities"].values()) for p in r.json()["predictions"]])
+    np.testing.assert_allclose(served, softmax, atol=1e-5)
 
 
 def test_the_readme_examples_predict_what_they_show(shipped: RunningServer) -> None:

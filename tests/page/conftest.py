@@ -68,15 +68,15 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def shipped_server() -> Iterator[RunningServer]:
+def shipped_server(shipped_models: Path) -> Iterator[RunningServer]:
     """The shipped models: the page is made for them, and a drawn digit should be read right."""
-    with running(ROOT / "models", reload_interval_s=0) as srv:
+    with running(shipped_models, reload_interval_s=0) as srv:
         yield srv
 
 
 @pytest.fixture(scope="session")
-def keyed_server() -> Iterator[RunningServer]:
-    with running(ROOT / "models", reload_interval_s=0, api_keys=[API_KEY]) as srv:
+def keyed_server(shipped_models: Path) -> Iterator[RunningServer]:
+    with running(shipped_models, reload_interval_s=0, api_keys=[API_KEY]) as srv:
         yield srv
 
 

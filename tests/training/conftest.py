@@ -63,7 +63,7 @@ def models_dir(tmp_path: Path) -> Path:
 
 # Enough training to have meaningful weights, little enough to keep the suite fast.
 SHORT_RUNS = {
-    "mnist": {"epochs": 2},
+    "mnist": {"epochs": 2, "renders_per_image": 1},
     "tshirt": {"epochs": 5},
     "coffee": {"epochs": 5},
     "mnist-cnn": None,  # dry run

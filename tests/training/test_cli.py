@@ -73,13 +73,39 @@ def test_evaluate_prints_held_out_metrics_of_the_latest_version(models_dir: Path
     assert dry_run("tshirt", models_dir).exit_code == 0
     result = cli("evaluate", "tshirt", "--models-dir", models_dir)
     assert result.exit_code == 0, result.output
-    assert "tshirt version 2 on 600 held-out rows of tshirt-synthetic" in result.stdout
+    assert "tshirt version 2 on the 600-row test split of tshirt-synthetic" in result.stdout
     for metric in ("accuracy", "precision", "recall", "roc_auc"):
         assert metric in result.stdout
+    assert "calibration: ECE" in result.stdout and "robustness" not in result.stdout
     assert (
         "version 1"
         in cli("evaluate", "tshirt", "--models-dir", models_dir, "--version", "1").stdout
     )
+
+
+def test_evaluate_a_digit_model_runs_the_robustness_suite_and_matches_its_manifest(
+    models_dir: Path,
+) -> None:
+    assert dry_run("mnist", models_dir).exit_code == 0
+    result = cli("evaluate", "mnist", "--models-dir", models_dir)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((models_dir / "mnist" / "1" / "manifest.json").read_text())
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ")}
+    for condition, recorded in manifest["robustness"]["accuracy"].items():
+        # The dry run measured 64 test digits; evaluate measures all 500: the same suite's
+        # first rows render alike, but the figures differ, so only the shape is checked.
+        assert condition in lines and f"(manifest: {recorded:.4f})" in lines[condition]
+    assert "robustness suite" in result.stdout
+
+
+def test_evaluate_on_idx_files_uses_their_t10k_test_split_and_says_it_differs(
+    models_dir: Path, mnist_idx_dir: Path
+) -> None:
+    assert dry_run("mnist-cnn", models_dir).exit_code == 0
+    result = cli("evaluate", "mnist-cnn", "--models-dir", models_dir, "--data-dir", mnist_idx_dir)
+    assert result.exit_code == 0, result.output
+    assert "on the 20-row test split of mnist-idx" in result.stdout
+    assert "not comparable with its manifest" in result.stderr
 
 
 def test_evaluate_unknown_version_fails_listing_the_published_ones(models_dir: Path) -> None:

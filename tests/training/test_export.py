@@ -21,6 +21,7 @@ from training.export import check_graph, export_onnx, onnx_logits, parity_gate
 from training.loop import predict_logits
 from training.pipeline import TrainReport, train_and_publish
 from training.tasks import TASKS, get_task
+from training.tasks.kinds import MULTICLASS
 
 ALL = list(TASKS)
 ONNX_TYPE = {"UINT8": onnx.TensorProto.UINT8, "FP32": onnx.TensorProto.FLOAT}
@@ -91,11 +92,10 @@ def test_exported_model_is_one_small_self_contained_file(
     name: str, published: dict[str, TrainReport]
 ) -> None:
     folder = published[name].published.path
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "learning_curve.png",
-        "manifest.json",
-        "model.onnx",
-    ]
+    reports = [entry["file"] for entry in published[name].manifest["report_files"]]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["manifest.json", "model.onnx", *reports]
+    )
     model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
     assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
     assert (folder / "model.onnx").stat().st_size < 1_000_000
@@ -128,7 +128,7 @@ def test_parity_gate_rejects_a_graph_that_disagrees_with_the_model(
 def test_export_refuses_a_graph_that_breaks_the_contract(tmp_path: Path) -> None:
     task = get_task("coffee")
     model = nn.Sequential(nn.Linear(2, 1))  # one logit
-    claims_three = dataclasses.replace(task, kind="multiclass", labels=("a", "b", "c"))
+    claims_three = dataclasses.replace(task, kind=MULTICLASS, labels=("a", "b", "c"))
     with pytest.raises(ExportError, match=r"should be 'logits' FLOAT \[-1, 3\]"):
         export_onnx(model, claims_three, np.zeros((4, 2), np.float32), tmp_path / "m.onnx")
     export_onnx(model, task, np.zeros((4, 2), np.float32), tmp_path / "ok.onnx")

@@ -38,27 +38,35 @@ def test_idx_reader_reads_gzip_files(tmp_path: Path, write_idx: IdxWriter) -> No
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
-def test_data_dir_trains_on_the_train_files_and_validates_on_t10k(
+def test_data_dir_trains_and_validates_on_the_train_files_and_tests_on_t10k(
     tmp_path: Path, write_idx: IdxWriter, gz: bool
 ) -> None:
     arrays = write_all(tmp_path, write_idx, gz)
     data = load_mnist(tmp_path)
-    np.testing.assert_array_equal(data.train.x, arrays["train-images-idx3-ubyte"])
-    np.testing.assert_array_equal(data.train.y, arrays["train-labels-idx1-ubyte"])
-    np.testing.assert_array_equal(data.validation.x, arrays["t10k-images-idx3-ubyte"])
+    np.testing.assert_array_equal(data.test.x, arrays["t10k-images-idx3-ubyte"])
+    np.testing.assert_array_equal(data.test.y, arrays["t10k-labels-idx1-ubyte"])
+    # Train and validation are a stratified partition of the training files' 60 digits.
+    train_images = arrays["train-images-idx3-ubyte"]
+    together = np.concatenate([data.train.x, data.validation.x])
+    assert sorted(map(bytes, together.reshape(60, -1))) == sorted(
+        map(bytes, train_images.reshape(60, -1))
+    )
+    assert np.bincount(data.validation.y).tolist() == [1] * 10
     assert data.train.y.dtype == np.int64
-    assert data.describe()["train_size"] == 60 and data.describe()["validation_size"] == 20
+    sizes = data.describe()
+    assert (sizes["train_size"], sizes["validation_size"], sizes["test_size"]) == (50, 10, 20)
 
 
 def test_data_dir_accepts_torchvision_layout(tmp_path: Path, write_idx: IdxWriter) -> None:
     arrays = write_all(tmp_path / "MNIST" / "raw", write_idx, gz=True)
     data = load_mnist(tmp_path)
-    np.testing.assert_array_equal(data.validation.y, arrays["t10k-labels-idx1-ubyte"])
+    np.testing.assert_array_equal(data.test.y, arrays["t10k-labels-idx1-ubyte"])
 
 
 def test_multilabel_composes_from_data_dir_digits(mnist_idx_dir: Path) -> None:
     data = load_multilabel(mnist_idx_dir)
-    assert data.train.x.shape == (120, 28, 84) and data.validation.x.shape == (40, 28, 84)
+    assert data.train.x.shape == (100, 28, 84) and data.validation.x.shape == (20, 28, 84)
+    assert data.test.x.shape == (40, 28, 84)
 
 
 def test_idx_reader_rejects_bad_magic_naming_the_file(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import training.loop
+from training.augment import Augmentation, Digits, Jitter
 from training.checkpoint import load_checkpoint
 from training.distributed import DistContext
 from training.errors import CheckpointError
@@ -24,6 +25,7 @@ def train(
     seed: int = 0,
     checkpoint: Path | None = None,
     resume: bool = False,
+    augmentation: Augmentation | None = None,
     **overrides: Any,
 ) -> tuple[nn.Module, TrainResult]:
     task = get_task(name)
@@ -38,6 +40,7 @@ def train(
         config,
         seed=seed,
         ctx=DistContext(),
+        augmentation=augmentation,
         checkpoint_file=checkpoint,
         resume=resume,
         progress=False,
@@ -58,7 +61,7 @@ def test_mnist_beats_chance_after_one_epoch() -> None:
 def test_tshirt_beats_chance_after_a_few_epochs() -> None:
     task = get_task("tshirt")
     model, _ = train("tshirt", epochs=3)
-    _, metrics = evaluate(model, task, task.load_data(None), torch.device("cpu"))
+    _, metrics = evaluate(model, task, task.load_data(None).validation, torch.device("cpu"))
     assert metrics["roc_auc"] is not None and metrics["roc_auc"] > 0.75
 
 
@@ -72,12 +75,12 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not() -> None:
 
 def test_early_stopping_stops_and_restores_the_best_epoch() -> None:
     task = get_task("mnist")
-    model, result = train("mnist", epochs=40, lr=0.01, patience=2)
+    model, result = train("mnist", epochs=40, lr=0.01, patience=2, schedule="constant")
     history = result.history
     assert result.epochs_run < 40
     assert result.best_epoch == int(np.argmin(history.val_loss)) + 1
     assert result.epochs_run == result.best_epoch + 2
-    restored_loss, _ = evaluate(model, task, task.load_data(None), torch.device("cpu"))
+    restored_loss, _ = evaluate(model, task, task.load_data(None).validation, torch.device("cpu"))
     assert restored_loss == pytest.approx(min(history.val_loss), rel=1e-5)
 
 
@@ -118,6 +121,32 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(
     resumed, result = train("mnist", checkpoint=path, resume=True, epochs=3, patience=10)
     assert result.resumed_from_epoch == 1 and result.epochs_run == 3
     assert len(result.history.val_loss) == 3
+    assert same_weights(resumed, uninterrupted)
+
+
+def test_resume_with_augmentation_replays_the_same_jitter_and_swaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renders = torch.randint(0, 256, (300, 2, 28, 28), generator=torch.Generator().manual_seed(0))
+    aug = Digits((28, 28), Jitter(elastic=2.0), renders=renders.to(torch.uint8), share=0.5)
+    uninterrupted, _ = train("mnist", epochs=3, patience=10, augmentation=aug)
+
+    path = tmp_path / "last.pt"
+    real_save = training.loop.save_checkpoint
+
+    def save_then_crash(p: Path, state: dict[str, Any]) -> None:
+        real_save(p, state)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt("simulated crash after epoch 2")
+
+    monkeypatch.setattr(training.loop, "save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train("mnist", checkpoint=path, epochs=3, patience=10, augmentation=aug)
+    monkeypatch.setattr(training.loop, "save_checkpoint", real_save)
+
+    resumed, _ = train(
+        "mnist", checkpoint=path, resume=True, epochs=3, patience=10, augmentation=aug
+    )
     assert same_weights(resumed, uninterrupted)
 
 

@@ -36,6 +36,10 @@ CONTRACT_FIELDS = [
     "output",
     "threshold",
     "metrics",
+    "primary_metric",
+    "validation_metrics",
+    "robustness",
+    "calibration",
     "parity",
     "dataset",
     "training",
@@ -70,11 +74,11 @@ def test_manifest_has_every_contract_field_with_the_right_meaning(
     assert list(m)[: len(CONTRACT_FIELDS)] == CONTRACT_FIELDS
     assert m["format"] == 1
     assert (m["name"], str(m["version"])) == (folder.parent.name, folder.name)
-    assert m["task"] == task.kind
+    assert m["task"] == task.kind.name
     inp, out = m["input"], m["output"]
     assert inp["shape"][0] == -1 and out["shape"] == [-1, task.output_size]
     assert out["name"] == "logits" and out["datatype"] == "FP32"
-    if task.kind == "binary":
+    if task.kind.name == "binary":
         assert len(m["labels"]) == 2 and out["activation"] == "sigmoid"
     else:
         assert len(m["labels"]) == out["shape"][1]
@@ -85,11 +89,14 @@ def test_manifest_has_every_contract_field_with_the_right_meaning(
         assert inp["datatype"] == "FP32" and inp["image"] is None
         assert len(inp["features"]) == inp["shape"][1]
         assert all(set(f) == {"name", "unit", "description"} for f in inp["features"])
-    assert m["threshold"] == (None if task.kind == "multiclass" else 0.5)
-    assert out["activation"] == ("softmax" if task.kind == "multiclass" else "sigmoid")
-    assert set(m["metrics"]) == METRICS[task.kind]
+    assert m["threshold"] == (None if task.kind.name == "multiclass" else 0.5)
+    assert out["activation"] == ("softmax" if task.kind.name == "multiclass" else "sigmoid")
+    assert set(m["metrics"]) == set(m["validation_metrics"]) == METRICS[task.kind.name]
+    assert m["primary_metric"] in m["metrics"]
+    assert (m["robustness"] is not None) == (name in ("mnist", "mnist-cnn"))
+    assert {"temperature", "ece_before", "ece_after"} <= set(m["calibration"])
     assert 0 <= m["parity"]["max_abs_diff"] <= 1e-4 and m["parity"]["samples"] > 0
-    assert {"name", "train_size", "validation_size", "split_seed"} <= set(m["dataset"])
+    assert {"name", "train_size", "validation_size", "test_size", "split_seed"} <= set(m["dataset"])
     assert {
         "seed",
         "config",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.training.reference import dense, linear, mlp_forward, relu, sequential, sigmoid
 from training.export import onnx_logits
 from training.nets import MLP
 from training.pipeline import TrainReport
-from training.reference import dense, linear, mlp_forward, relu, sequential, sigmoid
 from training.tasks import get_task
 
 A = np.array([[200, 17]])

@@ -23,7 +23,8 @@ def single_process_accuracy() -> float:
     data = task.load_data(None)
     torch.manual_seed(0)
     model = task.build_model(data)
-    config = task.config.with_overrides(epochs=EPOCHS)
+    # Without augmentation: the plain loop is the baseline to match.
+    config = task.config.with_overrides(epochs=EPOCHS, augment="none")
     result = fit(model, task, data, config, seed=0, ctx=DistContext(), progress=False)
     return max(result.history.val_metric)
 
@@ -64,8 +65,8 @@ def test_torchrun_two_processes_train_publish_once_and_learn_like_one(tmp_path: 
     assert manifest["training"]["world_size"] == 2
     assert manifest["training"]["epochs_run"] == EPOCHS
     # The global batch stays --batch-size, so two processes learn about as fast as one.
-    assert manifest["metrics"]["accuracy"] >= single_process_accuracy() - 0.03
-    assert manifest["metrics"]["accuracy"] > 0.8
+    assert manifest["validation_metrics"]["accuracy"] >= single_process_accuracy() - 0.03
+    assert manifest["validation_metrics"]["accuracy"] > 0.8
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ uniform in 11.5-15.5 minutes, and a roast is good exactly when
 the rule is the truth, and a 2 -> 3 sigmoid -> 1 network approximates its triangle-like region
 with three soft half-planes. About a fifth of roasts are good.
 
-1,000 rows with ``GENERATOR_SEED`` (the lab draws 200), split stratified 800 train / 200
-validation with ``SPLIT_SEED``; both fixed and independent of the training seed.
+2,000 rows with ``GENERATOR_SEED`` (the lab draws 200), split stratified 1,200 train / 400
+validation / 400 test with ``SPLIT_SEED``; both fixed and independent of the training seed.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ FEATURES = (
     ("temperature", "degrees Celsius", "roasting temperature"),
     ("duration", "minutes", "roasting duration"),
 )
-ROWS = 1000
+ROWS = 2000
 GENERATOR_SEED = 2
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.2
+TEST_FRACTION = 0.2
 
 
 def generate(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,15 +52,19 @@ def is_good_roast(temperature: np.ndarray, duration: np.ndarray) -> np.ndarray:
 
 def load_coffee() -> Dataset:
     features, labels = generate(ROWS, GENERATOR_SEED)
-    train, validation = stratified_split(labels, VALIDATION_FRACTION, SPLIT_SEED)
+    train, validation, test = stratified_split(
+        labels, (VALIDATION_FRACTION, TEST_FRACTION), SPLIT_SEED
+    )
+    rows = Split(features, labels)
     return Dataset(
-        train=Split(features[train], labels[train]),
-        validation=Split(features[validation], labels[validation]),
+        train=rows.rows(train),
+        validation=rows.rows(validation),
+        test=rows.rows(test),
         info={
             "name": "coffee-synthetic",
             "source": "training.data.coffee: seeded generator after the course's coffee lab",
             "generator_seed": GENERATOR_SEED,
-            "split": "stratified",
+            "split": "stratified 60/20/20: train / validation / test",
             "split_seed": SPLIT_SEED,
         },
     )

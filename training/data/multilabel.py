@@ -6,9 +6,9 @@ up/down/left/right inside its slot (pixels pushed past the slot's edge are dropp
 digits sit in a 20 x 20 box with a 4-pixel margin, so in practice nothing is lost). The label
 is multi-hot over "0".."9": a digit drawn twice is one label.
 
-Training canvases are composed only from the MNIST train split and validation canvases only
-from the validation split, each with its own fixed seed, so no validation digit is ever seen
-in training.
+Each split's canvases are composed only from the same split of the digits (train canvases from
+train digits, validation from validation, test from test), each with its own fixed seed, so no
+validation or test digit is ever seen in training.
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ MAX_JITTER = 2
 NUM_CLASSES = 10
 # Two canvases per source digit; capped so full MNIST stays trainable on a laptop's CPU.
 CANVASES_PER_DIGIT = 2
-MAX_TRAIN_CANVASES = 24_000
-MAX_VALIDATION_CANVASES = 6_000
-TRAIN_SEED = 1
-VALIDATION_SEED = 2
+MAX_CANVASES = {"train": 24_000, "validation": 6_000, "test": 6_000}
+COMPOSE_SEEDS = {"train": 1, "validation": 2, "test": 3}
 
 
 @dataclass(frozen=True)
@@ -49,34 +47,37 @@ class Composition:
 
 
 def load_multilabel(data_dir: Path | None = None) -> Dataset:
-    """Train canvases from the MNIST train split, validation canvases from its validation split."""
+    """Canvases of each split composed from the same split of the MNIST digits."""
     digits = load_mnist(data_dir)
-    train = compose(
-        digits.train,
-        min(CANVASES_PER_DIGIT * len(digits.train), MAX_TRAIN_CANVASES),
-        TRAIN_SEED,
-    )
-    validation = compose(
-        digits.validation,
-        min(CANVASES_PER_DIGIT * len(digits.validation), MAX_VALIDATION_CANVASES),
-        VALIDATION_SEED,
-    )
+
+    def canvases(split: str) -> Split:
+        source: Split = getattr(digits, split)
+        count = min(CANVASES_PER_DIGIT * len(source), MAX_CANVASES[split])
+        composed = compose(source, count, COMPOSE_SEEDS[split])
+        return Split(composed.canvases, composed.targets)
+
     return Dataset(
-        train=Split(train.canvases, train.targets),
-        validation=Split(validation.canvases, validation.targets),
+        train=canvases("train"),
+        validation=canvases("validation"),
+        test=canvases("test"),
         info={
             "name": f"multilabel-{digits.info['name']}",
             "source": f"canvases of 1-3 digits composed from {digits.info['name']}",
-            "digits_train_size": len(digits.train),
-            "digits_validation_size": len(digits.validation),
+            "split": f"each split's canvases from the same split of {digits.info['name']} "
+            f"({digits.info['split']})",
+            "digits_sizes": {
+                "train": len(digits.train),
+                "validation": len(digits.validation),
+                "test": len(digits.test),
+            },
             "split_seed": digits.info["split_seed"],
-            "compose_seeds": {"train": TRAIN_SEED, "validation": VALIDATION_SEED},
+            "compose_seeds": COMPOSE_SEEDS,
             "max_jitter_px": MAX_JITTER,
         },
     )
 
 
-def compose(digits: Split, count: int, seed: int) -> Composition:
+def compose(digits: Split, count: int, seed: int | np.random.Generator) -> Composition:
     """``count`` canvases drawn from ``digits`` alone, reproducibly for a given seed."""
     rng = np.random.default_rng(seed)
     n_digits = rng.integers(1, SLOTS + 1, size=count)

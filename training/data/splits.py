@@ -1,7 +1,13 @@
-"""The in-memory shape every data set takes: a train split, a validation split, a description."""
+"""The in-memory shape every data set takes: train, validation and test splits, and a description.
+
+- ``train``: the weights learn from it (and the augmentation draws from it);
+- ``validation``: early stopping, model selection and the temperature are decided on it;
+- ``test``: touched only by the final report - nothing is chosen by looking at it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,35 +35,56 @@ class Split:
     def take(self, n: int) -> Split:
         return Split(self.x[:n], self.y[:n])
 
+    def rows(self, index: np.ndarray) -> Split:
+        return Split(self.x[index], self.y[index])
+
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and validation splits plus what the manifest's ``dataset`` block says of them."""
+    """Train, validation and test splits plus what the manifest's ``dataset`` block says."""
 
     train: Split
     validation: Split
+    test: Split
     info: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
-        return {**self.info, "train_size": len(self.train), "validation_size": len(self.validation)}
+        return {
+            **self.info,
+            "train_size": len(self.train),
+            "validation_size": len(self.validation),
+            "test_size": len(self.test),
+        }
+
+    def map(self, transform: Callable[[Split], Split]) -> Dataset:
+        """The same splits with ``transform(split)`` applied to each (a reshape, a prefix)."""
+        return Dataset(
+            transform(self.train), transform(self.validation), transform(self.test), self.info
+        )
 
 
 def stratified_split(
-    labels: np.ndarray, validation_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation row indices with every class in the same proportion.
+    labels: np.ndarray, held_out: Sequence[float], seed: int
+) -> tuple[np.ndarray, ...]:
+    """Row indices ``(train, *held_out_parts)``, every class in the same proportion in each.
 
-    Both come shuffled (classes interleaved), so that any prefix - a dry run's few rows - is
-    a fair sample, not one class. The seed is the data set's split seed, deliberately
-    independent of the training seed, so that changing the training seed never moves a row
-    between train and validation.
+    ``held_out`` are the fractions of the parts carved out besides train, in order:
+    ``(0.1, 0.1)`` gives train / validation / test as 80/10/10. All parts come shuffled
+    (classes interleaved), so that any prefix - a dry run's few rows, a capped robustness
+    suite - is a fair sample, not one class. The seed is the data set's split seed,
+    deliberately independent of the training seed, so that changing the training seed never
+    moves a row between the splits.
     """
+    if any(f <= 0 for f in held_out) or sum(held_out) >= 1:
+        raise ValueError(f"held-out fractions must be positive and sum to under 1: {held_out}")
     rng = np.random.default_rng(seed)
-    train: list[np.ndarray] = []
-    validation: list[np.ndarray] = []
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(held_out) + 1)]
     for value in np.unique(labels):
         rows = rng.permutation(np.flatnonzero(labels == value))
-        n_val = round(len(rows) * validation_fraction)
-        validation.append(rows[:n_val])
-        train.append(rows[n_val:])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(validation))
+        start = 0
+        for part, fraction in zip(parts[1:], held_out, strict=True):
+            count = round(len(rows) * fraction)
+            part.append(rows[start : start + count])
+            start += count
+        parts[0].append(rows[start:])
+    return tuple(rng.permutation(np.concatenate(part)) for part in parts)

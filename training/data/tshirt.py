@@ -20,8 +20,8 @@ Bernoulli(p(top seller)) and then 5% of labels are flipped at random (label nois
 of shirts are top sellers; the rule itself gets about 85% of the noisy labels right, which is
 the ceiling for any model. A 4 -> 3 sigmoid -> 1 network can express the rule exactly.
 
-3,000 rows with ``GENERATOR_SEED``, split stratified 2,400 train / 600 validation with
-``SPLIT_SEED``; both fixed and independent of the training seed.
+3,000 rows with ``GENERATOR_SEED``, split stratified 1,800 train / 600 validation / 600 test
+with ``SPLIT_SEED``; both fixed and independent of the training seed.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ LABEL_NOISE = 0.05
 GENERATOR_SEED = 7
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.2
+TEST_FRACTION = 0.2
 
 
 def generate(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,16 +72,20 @@ def top_seller_probability(
 
 def load_tshirt() -> Dataset:
     features, labels = generate(ROWS, GENERATOR_SEED)
-    train, validation = stratified_split(labels, VALIDATION_FRACTION, SPLIT_SEED)
+    train, validation, test = stratified_split(
+        labels, (VALIDATION_FRACTION, TEST_FRACTION), SPLIT_SEED
+    )
+    rows = Split(features, labels)
     return Dataset(
-        train=Split(features[train], labels[train]),
-        validation=Split(features[validation], labels[validation]),
+        train=rows.rows(train),
+        validation=rows.rows(validation),
+        test=rows.rows(test),
         info={
             "name": "tshirt-synthetic",
             "source": "training.data.tshirt: seeded generator of the course's demand example",
             "generator_seed": GENERATOR_SEED,
             "label_noise": LABEL_NOISE,
-            "split": "stratified",
+            "split": "stratified 60/20/20: train / validation / test",
             "split_seed": SPLIT_SEED,
         },
     )

@@ -1,7 +1,7 @@
-"""What a model is, as data: its task, labels, input, hyper-parameters, data and network.
+"""What a model is, as data: its kind, labels, input, hyper-parameters, data, network, goals.
 
 The five models differ only by these values; the loop, the export and the publishing code
-are the same for all of them.
+are the same for all of them. What differs by task kind lives in ``training.tasks.kinds``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from torch import nn
 
 from training.config import TrainConfig
 from training.data.splits import Dataset
-
-TaskKind = Literal["multiclass", "binary", "multilabel"]
+from training.tasks.kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,23 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class Goals:
+    """What a shipped version should reach on the test split; the report and card show them.
+
+    ``metrics``: floors of held-out metrics; ``per_condition``: the robustness suite's accuracy
+    floor for each condition; ``ece``: the calibrated expected calibration error's ceiling.
+    """
+
+    metrics: dict[str, float]
+    per_condition: float | None = None
+    ece: float | None = None
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     description: str
-    kind: TaskKind
+    kind: Kind
     labels: tuple[str, ...]
     input: InputSpec
     config: TrainConfig
@@ -73,21 +85,23 @@ class Task:
     output_name: str = "logits"
     # CPU threads this model can use well (None: all); see distributed.set_thread_count.
     max_threads: int | None = None
+    # Single 28x28 digits: measured on the robustness suite of upload-like renders.
+    robustness: bool = False
+    goals: Goals | None = None
+    # What the model card says it is for, and where it is known to fail.
+    intended_use: str = ""
+    limits: tuple[str, ...] = ()
 
     @property
     def output_size(self) -> int:
-        return 1 if self.kind == "binary" else len(self.labels)
-
-    @property
-    def activation(self) -> Literal["softmax", "sigmoid"]:
-        return "softmax" if self.kind == "multiclass" else "sigmoid"
+        return self.kind.output_size(self.labels)
 
     def output_manifest(self) -> dict[str, Any]:
         return {
             "name": self.output_name,
             "datatype": "FP32",
             "shape": [-1, self.output_size],
-            "activation": self.activation,
+            "activation": self.kind.activation,
         }
 
 
