@@ -1,7 +1,10 @@
-"""Triton's model repository extension: index, load and unload, by model name only.
+"""Triton's model repository extension: index, load and unload, by model name only; and
+the lifecycle beyond it: promote, pin, unpin and canary a version.
 
 Off unless a control token is configured; then every call needs it as a Bearer token,
-compared in constant time."""
+compared in constant time. Each action is recorded in the model's control.json
+(control_state.py): this worker applies it before answering, every other worker and every
+replica sharing the repository at its next rescan."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.api.body import read_body
-from service.api.context import ServicesDep
+from service.api.context import Services, ServicesDep
 from service.api.responses import json_response
 from service.api.schemas import RepositoryIndexEntry, error_responses
+from service.control_state import Action
 from service.errors import Forbidden, InvalidInput, Unauthorized
-from service.repository import check_name
+from service.repository import check_name, check_version
 from service.settings import Settings
 
 router = APIRouter(tags=["v2: model repository"])
@@ -84,8 +88,7 @@ async def load(request: Request, svc: ServicesDep, name: str) -> Response:
     doc = await _body_object(request, svc.settings)
     if doc.get("parameters"):
         raise InvalidInput("models load from the repository by name only: no config, files or URLs")
-    await svc.registry.refresh(only=name, explicit=True)
-    status = svc.registry.status(name)
+    status = await svc.registry.load(name)
     if not status.ready:
         raise InvalidInput(f"failed to load model '{name}': {status.reason}")
     serving = status.serving
@@ -97,6 +100,68 @@ async def load(request: Request, svc: ServicesDep, name: str) -> Response:
 @router.post("/v2/repository/models/{name}/unload", **_CONTROL)
 async def unload(request: Request, svc: ServicesDep, name: str) -> Response:
     require_control(request, svc.settings)
+    check_name(name)
     await _body_object(request, svc.settings)
     await svc.registry.unload(name)
     return json_response({"name": name, "ready": False})
+
+
+async def _act(
+    request: Request,
+    svc: Services,
+    name: str,
+    action: Action,
+    version: str | None = None,
+    weight: float | None = None,
+) -> Response:
+    number = check_version(version) if version is not None else None
+    said = await svc.registry.control(check_name(name), action, number, weight)
+    status = svc.registry.status(name)
+    serving, canary = status.serving, status.canary
+    return json_response(
+        {
+            "name": name,
+            "action": said,
+            "serving_version": serving.version if serving else None,
+            "canary": {"version": canary[0].version, "weight": round(canary[1] * 100, 3)}
+            if canary
+            else None,
+            "applied_everywhere_within_s": svc.settings.reload_interval_s,
+        }
+    )
+
+
+@router.post("/v2/repository/models/{name}/versions/{version}/promote", **_CONTROL)
+async def promote(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
+    """The version answers requests without a version from now on, and newer versions are
+    judged by the promotion gate against it."""
+    require_control(request, svc.settings)
+    await _body_object(request, svc.settings)
+    return await _act(request, svc, name, "promote", version)
+
+
+@router.post("/v2/repository/models/{name}/versions/{version}/pin", **_CONTROL)
+async def pin(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
+    """The version answers requests without a version whatever else is published, until
+    unpinned."""
+    require_control(request, svc.settings)
+    await _body_object(request, svc.settings)
+    return await _act(request, svc, name, "pin", version)
+
+
+@router.post("/v2/repository/models/{name}/unpin", **_CONTROL)
+async def unpin(request: Request, svc: ServicesDep, name: str) -> Response:
+    require_control(request, svc.settings)
+    await _body_object(request, svc.settings)
+    return await _act(request, svc, name, "unpin")
+
+
+@router.post("/v2/repository/models/{name}/versions/{version}/canary", **_CONTROL)
+async def canary(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
+    """Body `{"weight": 10}`: the percentage of requests without a version that the version
+    answers; 0 ends the canary, 100 promotes the version."""
+    require_control(request, svc.settings)
+    weight = (await _body_object(request, svc.settings)).get("weight")
+    if type(weight) not in (int, float) or not 0 <= weight <= 100:  # type: ignore[operator]
+        raise InvalidInput('the body must be {"weight": W}, W a number from 0 to 100 (percent)')
+    return await _act(request, svc, name, "canary", version, float(weight))  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from service.api.schemas import (
     ServerMetadataResponse,
     error_responses,
 )
+from service.decisions import serving_summary
 from service.errors import NotReady
 from service.model import OUTPUTS, LoadedModel
 
@@ -55,7 +56,8 @@ def ready(svc: ServicesDep) -> Response:
     if not registry.models:
         raise NotReady("not ready: no models in the model repository")
     reasons = [f"{name}: {m.reason}" for name, m in sorted(registry.models.items()) if not m.ready]
-    raise NotReady("not ready: " + "; ".join(reasons)[:2000])
+    prefix = "not ready: " if registry.strict_readiness else "not ready: no model serves: "
+    raise NotReady(prefix + "; ".join(reasons)[:2000])
 
 
 def _metadata(model: LoadedModel, versions: list[str]) -> dict[str, object]:
@@ -77,10 +79,11 @@ def _metadata(model: LoadedModel, versions: list[str]) -> dict[str, object]:
 
 
 def _model_metadata(svc: ServicesDep, name: str, version: str | None) -> Response:
-    model = svc.dataplane.model(name, version)
     status = svc.registry.status(name)
+    model = status.serving if version is None else None  # never the canary's draw
+    model = model or svc.dataplane.model(name, version)
     ready_versions = [str(v) for v in sorted(status.versions) if status.versions[v].model]
-    return json_response(_metadata(model, ready_versions))
+    return json_response({**_metadata(model, ready_versions), "serving": serving_summary(status)})
 
 
 _META: dict[str, Any] = {

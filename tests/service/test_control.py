@@ -59,7 +59,8 @@ def test_index_unload_and_load(controlled: RunningServer, repo: Path) -> None:
         assert client.post("/v2/repository/models/mnist/unload").status_code == 200
         r = client.post("/v2/models/mnist/infer", json=_pixels())
         assert r.status_code == 503 and "unloaded" in r.json()["error"]
-        assert client.get("/v2/health/ready").status_code == 503
+        assert client.get("/v2/models/mnist/ready").status_code == 503
+        assert client.get("/v2/health/ready").status_code == 200  # the others serve on
         publish(repo, random_mlp(3), image_manifest("mnist", 2))  # appears while unloaded
         r = client.post("/v2/repository/models/mnist/load")
         assert r.status_code == 200 and r.json()["version"] == 2
