@@ -1,4 +1,5 @@
-"""``python -m training``: train, train-all, evaluate, list. Parsing and printing only.
+"""``python -m training``: train, train-all, evaluate, list (``publish`` is the service's
+``logitserve publish``: see __main__.py). Parsing and printing only.
 
 Every ``TrainingError`` becomes ``error: <message>`` on stderr and exit status 1.
 """
@@ -22,6 +23,7 @@ from training.pipeline import (
     list_models,
     train_and_publish,
 )
+from training.promote import promote as promote_version
 from training.tasks import TASKS, get_task
 
 app = typer.Typer(
@@ -54,6 +56,12 @@ DryRun = Annotated[
 Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint, if any.")]
 CheckpointDir = Annotated[Path, typer.Option(help="Checkpoints go to DIR/<model>/last.pt.")]
 Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
+Promote = Annotated[
+    bool,
+    typer.Option(
+        help="Promote the new version: it serves, whatever the model's promotion gate says."
+    ),
+]
 
 
 @app.command()
@@ -70,6 +78,7 @@ def train(
     resume: Resume = False,
     checkpoint_dir: CheckpointDir = Path("checkpoints"),
     quiet: Quiet = False,
+    promote: Promote = False,
 ) -> None:
     """Train one model and publish it as the next version."""
     options = RunOptions(
@@ -84,9 +93,12 @@ def train(
     )
     with _errors_to_exit(), distributed_context(options.device) as ctx:
         task = get_task(model)
-        _print_report(
-            ctx, train_and_publish(task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr)
-        )
+        report = train_and_publish(task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr)
+        _print_report(ctx, report)
+        if promote and ctx.is_main and report is not None:
+            published = report.published
+            said = promote_version(models_dir, published.name, published.version)
+            typer.echo(f"{published.name}: {said}")
 
 
 @app.command("train-all")
