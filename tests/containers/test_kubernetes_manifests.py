@@ -118,6 +118,18 @@ def test_kserve_custom_predictor_speaks_v2_on_port_8000() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"]
 
 
+def test_kserve_scales_on_cpu_with_an_autoscaler_that_can() -> None:
+    """Knative's autoscaler (KServe's Serverless default) scales on concurrency or RPS only:
+    a CPU target needs raw Deployment mode and KServe's HPA class."""
+    (isvc,) = documents(KSERVE / "inferenceservice.yaml")
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["scaleMetric"] == "cpu" and 0 < predictor["scaleTarget"] <= 100
+    annotations = isvc["metadata"]["annotations"]
+    assert annotations["serving.kserve.io/deploymentMode"] in ("RawDeployment", "Standard")
+    assert annotations["serving.kserve.io/autoscalerClass"] == "hpa"
+    assert predictor["minReplicas"] >= 1  # the HPA cannot scale to zero
+
+
 def test_kserve_serving_runtime_route_declares_protocol_version_v2() -> None:
     runtime, isvc = documents(KSERVE / "servingruntime.yaml")
     assert runtime["kind"] == "ServingRuntime" and runtime["spec"]["protocolVersions"] == ["v2"]
