@@ -242,6 +242,28 @@ def test_graphs_the_service_cannot_serve_are_refused_saying_why(
     assert not (tmp_path / "models" / "byo" / "1").exists()
 
 
+def test_a_graph_with_external_weight_files_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    onnx.save_model(
+        random_mlp(0), path, save_as_external_data=True, location="weights.bin", size_threshold=0
+    )
+    run = logitserve(
+        "publish",
+        str(path),
+        "--name",
+        "byo",
+        "--task",
+        "multiclass",
+        "--labels",
+        DIGITS,
+        "--image",
+        "28x28",
+        "--models-dir",
+        str(tmp_path / "models"),
+    )
+    assert run.returncode == 1 and "external data" in run.stderr, run.stderr
+
+
 def test_labels_that_do_not_fit_the_outputs_are_refused(tmp_path: Path) -> None:
     run = logitserve(
         "publish",
