@@ -107,10 +107,15 @@ class Reconciler:
     async def _manifests(
         self, folder: ModelFolder, old: Mapping[int, VersionStatus]
     ) -> dict[int, Manifest | None]:
-        """Every version's manifest, for the gate: from memory while the files are the same."""
+        """Every version's manifest, for the gate: a loaded version's own (its files changing
+        on disk, even into something broken, must not move the default before a new load
+        succeeds), else from memory while the files are the same, else read."""
         found: dict[int, Manifest | None] = {}
         for number, vf in folder.versions.items():
             kept = old.get(number)
+            if kept is not None and kept.model is not None:
+                found[number] = kept.model.manifest
+                continue
             if kept is not None and kept.fingerprint == vf.fingerprint:
                 found[number] = kept.model.manifest if kept.model else kept.manifest
                 if found[number] is not None or kept.state == "failed":

@@ -9,6 +9,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -220,3 +221,18 @@ def test_a_model_whose_serving_config_is_invalid_at_start_is_not_loaded(repo: Pa
         assert client.get("/v2/health/ready").status_code == 200  # tshirt serves
         configure(repo, {"version_policy": {"all": {}}})
         wait_until(lambda: client.post("/v2/models/mnist/infer", json=PIXELS).status_code == 200)
+
+
+def test_under_a_gate_a_serving_version_whose_manifest_breaks_serves_on(repo: Path) -> None:
+    configure(repo, GATE)
+    publish_mnist(repo, 2, 0.95)
+    with (
+        running_process(repo, reload_interval_s="0.2") as srv,
+        httpx.Client(base_url=srv.url, timeout=10) as client,
+    ):
+        assert served(client) == "2"
+        (repo / "mnist" / "2" / "manifest.json").write_text("{half a manifest")
+        wait_until(lambda: "on disk" in str(versions(client)[2]["reason"]))
+        time.sleep(0.5)  # rescans: the default stays
+        assert {served(client) for _ in range(10)} == {"2"}
+        assert versions(client)[2]["role"] == "default"
