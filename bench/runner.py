@@ -77,13 +77,20 @@ def _children(pid: int) -> list[str]:
 
 @contextmanager
 def server(
-    argv: list[str], ready_path: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    argv: list[str],
+    ready_path: str,
+    env: dict[str, str] | None = None,
+    pin: bool = True,
+    cwd: Path | None = None,
 ) -> Iterator[Server]:
-    """A server process on a free loopback port (argv gets --port appended)."""
+    """A server process on a free loopback port (argv gets --port appended); `pin`: on the
+    server's core (else anywhere: several workers need several cores); `cwd`: where it runs
+    (another checkout's service)."""
     port = free_port()
     started = time.perf_counter()
+    command = [*argv, "--port", str(port)]
     process = subprocess.Popen(
-        _pinned(SERVER_CPU, [*argv, "--port", str(port)]),
+        _pinned(SERVER_CPU, command) if pin else command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
@@ -123,7 +130,13 @@ class Result:
 
 
 def wrk(
-    srv: Server, path: str, body: Path, headers: dict[str, str], connections: int, duration: float
+    srv: Server,
+    path: str,
+    body: Path,
+    headers: dict[str, str],
+    connections: int,
+    duration: float,
+    pin: bool = True,
 ) -> Result:
     env = {
         **os.environ,
@@ -132,21 +145,19 @@ def wrk(
     }
 
     def run(seconds: float) -> dict[str, float]:
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            srv.url + path,
+        ]
         out = subprocess.run(
-            _pinned(
-                CLIENT_CPU,
-                [
-                    "wrk",
-                    "-t1",
-                    f"-c{connections}",
-                    f"-d{max(1, round(seconds))}s",
-                    "--timeout",
-                    "10s",
-                    "-s",
-                    str(LUA),
-                    srv.url + path,
-                ],
-            ),
+            _pinned(CLIENT_CPU, command) if pin else command,
             capture_output=True,
             text=True,
             env=env,

@@ -1,9 +1,13 @@
-"""`python -m service --models-dir DIR --host H --port P`: every setting also from LOGITSERVE_*."""
+"""`python -m service --models-dir DIR --host H --port P`: every setting also from LOGITSERVE_*.
+`python -m service publish|promote|pin|unpin|canary|load|unload ...`: see commands.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -13,6 +17,11 @@ from pydantic_settings import CliApp
 from service import logs
 from service.server import uvicorn_options
 from service.settings import Settings, describe_errors
+
+# prometheus-client's own variable (metrics.py reads it too).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# The lifecycle commands (commands.py), named here so serving never imports them.
+COMMANDS = ("publish", "promote", "pin", "unpin", "canary", "load", "unload")
 
 
 def _export(settings: Settings) -> None:
@@ -28,6 +37,21 @@ def _export(settings: Settings) -> None:
         elif isinstance(value, bool):
             value = "true" if value else "false"
         os.environ[f"LOGITSERVE_{name.upper()}"] = str(value)
+
+
+@contextlib.contextmanager
+def _metrics_of_every_worker() -> Iterator[None]:
+    """prometheus-client's multiprocess mode: each worker keeps its values in files in one
+    folder, fresh for this run, and /metrics adds them up (metrics.py)."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        yield  # the operator's own folder: theirs to clean between runs
+        return
+    with tempfile.TemporaryDirectory(prefix="logitserve-metrics-") as folder:
+        os.environ[MULTIPROCESS_DIR] = folder
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
 
 
 def _fastest(module: str, fallback: str = "asyncio") -> str:
@@ -49,12 +73,19 @@ def _settings(argv: list[str]) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = _settings(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:  # the lifecycle commands: publish, promote, pin, ...
+        from service.commands import main as command
+
+        command(argv)
+        return
+    settings = _settings(argv)
     logs.configure(settings.log_level)
     options: dict[str, Any] = {**uvicorn_options(settings), "loop": _fastest("uvloop")}
     if settings.workers > 1:
         _export(settings)
-        uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)
+        with _metrics_of_every_worker():
+            uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)
     else:
         # Imported here: with several workers, the supervisor never needs the app (or numpy,
         # ONNX Runtime and FastAPI), which keeps it small.

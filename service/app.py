@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         settings.models_dir,
         loader,
         on_publish=metrics.set_models,
+        on_routes=metrics.set_routes,
+        strict_readiness=settings.strict_readiness,
         disk=Disk(settings.disk_timeout_s),
         timings=ReloadTimings(
             removal_grace_s=settings.removal_grace_s, retry_max_s=settings.retry_max_s
@@ -97,9 +99,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 "usable_cpus": usable_cpus(),
             },
         )
-        watcher = None
+        tasks = []
         if settings.reload_interval_s > 0:
-            watcher = asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))
+            tasks.append(
+                asyncio.create_task(_watch_after_first(registry, settings.reload_interval_s))
+            )
+        if metrics.multiprocess:
+            tasks.append(asyncio.create_task(_sample(metrics)))
         grpc_server = None
         if settings.grpc_port:
             # The second transport, on this event loop, over the same data plane and limits.
@@ -111,10 +117,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         finally:
             if grpc_server is not None:
                 await grpc_server.stop(settings.graceful_shutdown_s)
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
 
@@ -161,3 +167,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 async def _watch_after_first(registry: Registry, interval: float) -> None:
     await asyncio.sleep(interval)
     await registry.watch(interval)
+
+
+async def _sample(metrics: Metrics, interval: float = 1.0) -> None:
+    """With several workers, gauges computed on demand are written out for the others."""
+    while True:
+        metrics.sample()
+        await asyncio.sleep(interval)

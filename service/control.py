@@ -43,8 +43,7 @@ async def load(registry: Registry, name: str, has_parameters: bool) -> int | Non
     check_name(name)
     if has_parameters:
         raise InvalidInput("models load from the repository by name only: no config, files or URLs")
-    await registry.refresh(only=name, explicit=True)
-    status = registry.status(name)
+    status = await registry.load(name)  # recorded in control.json: every worker loads it
     if not status.ready:
         raise InvalidInput(f"failed to load model '{name}': {status.reason}")
     serving = status.serving
@@ -52,4 +51,7 @@ async def load(registry: Registry, name: str, has_parameters: bool) -> int | Non
 
 
 async def unload(registry: Registry, name: str) -> None:
+    """Recorded in control.json, so every worker and replica unloads it (Forbidden where the
+    repository cannot be written)."""
+    check_name(name)
     await registry.unload(name)

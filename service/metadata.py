@@ -18,6 +18,16 @@ EXTENSIONS = [
 ]
 
 
+def described(registry: Registry, name: str, version: str | None) -> LoadedModel:
+    """The version a metadata or configuration request describes: the one it names, or the
+    default one (never a canary's draw, which only requests for predictions take part in)."""
+    if version is None:
+        serving = registry.status(name).serving
+        if serving is not None:
+            return serving
+    return registry.resolve(name, version)
+
+
 def server_metadata() -> dict[str, object]:
     return {"name": "logitserve", "version": __version__, "extensions": EXTENSIONS}
 

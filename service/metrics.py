@@ -5,16 +5,25 @@ Plain values in, nothing of the service's own types: the registry reports its mo
 rows, and each loaded version gets its own `VersionMetrics`. Label children on the hot path
 are looked up once and kept (`labels()` costs a lock and a dict lookup, which is measurable
 there).
+
+With several worker processes (`--workers N`), `python -m service` points
+PROMETHEUS_MULTIPROC_DIR at a fresh folder before they start: prometheus-client then keeps
+every value in a file per process, and `/metrics`, whichever worker answers it, adds up all
+of them (gauges: the largest of the live workers', but requests in flight, which add up).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from service.statistics import VersionStatistics
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own variable
 
 LATENCY_BUCKETS = (
     0.0001,
@@ -37,6 +46,9 @@ BATCH_BUCKETS = tuple(float(2**i) for i in range(14))  # 1 .. 8192 rows
 # A model version as the readiness gauge sees it: (model, version, provider in use, or None
 # when the version is not ready).
 ReadyRow = tuple[str, int, str | None, int]
+# A model as the routing gauges see it: (model, serving, {version: role}, (canary version,
+# share) or None).
+RouteRow = tuple[str, bool, dict[int, str], tuple[int, float] | None]
 
 
 class VersionMetrics:
@@ -67,6 +79,8 @@ class VersionMetrics:
 class Metrics:
     def __init__(self, inflight: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry()
+        self._multiprocess = MULTIPROCESS_DIR in os.environ
+        self._gauge_rows: dict[str, set[tuple[str, ...]]] = {}  # label sets set, per gauge
         r = self.registry
         self._requests = Counter(
             "logitserve_requests",
@@ -109,16 +123,45 @@ class Metrics:
             "1 if a model version is ready, with the provider in use",
             ["model", "version", "provider"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self._cpu_below = Gauge(
             "logitserve_model_cpu_below_rows",
             "For a model version on CUDA, calls with fewer rows run on the CPU (0: none do)",
             ["model", "version"],
             registry=r,
+            multiprocess_mode="livemax",
         )
-        gauge = Gauge("logitserve_inflight_requests", "Requests in flight", registry=r)
-        if inflight is not None:
-            gauge.set_function(inflight)
+        self._serving = Gauge(
+            "logitserve_model_serving",
+            "1 if a model answers requests without a version, 0 if it is reported but does not",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self._role = Gauge(
+            "logitserve_model_version_role",
+            "1 for each loaded version's role: default, canary, candidate, promoted or older",
+            ["model", "version", "role"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self._canary = Gauge(
+            "logitserve_canary_share",
+            "The share of requests without a version that a canary version answers",
+            ["model", "version"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self._inflight_gauge = Gauge(
+            "logitserve_inflight_requests",
+            "Requests in flight",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self._inflight = inflight
+        if inflight is not None and not self._multiprocess:
+            self._inflight_gauge.set_function(inflight)
         self._rejected = Counter(
             "logitserve_rejected",
             "Requests refused before any work, by reason",
@@ -157,13 +200,53 @@ class Metrics:
         self._rejected.labels(reason).inc()  # rare: no cache
 
     def set_models(self, rows: Iterable[ReadyRow]) -> None:
-        self._ready.clear()
-        self._cpu_below.clear()
+        ready: dict[tuple[str, ...], float] = {}
+        cpu_below: dict[tuple[str, ...], float] = {}
         for model, version, provider, cpu_below_rows in rows:
-            ready = provider is not None
-            self._ready.labels(model, str(version), provider or "none").set(1 if ready else 0)
-            if ready:
-                self._cpu_below.labels(model, str(version)).set(cpu_below_rows)
+            ready[(model, str(version), provider or "none")] = 1 if provider is not None else 0
+            if provider is not None:
+                cpu_below[(model, str(version))] = cpu_below_rows
+        self._set_all("ready", self._ready, ready)
+        self._set_all("cpu_below", self._cpu_below, cpu_below)
+
+    def set_routes(self, rows: Iterable[RouteRow]) -> None:
+        serving: dict[tuple[str, ...], float] = {}
+        roles: dict[tuple[str, ...], float] = {}
+        canaries: dict[tuple[str, ...], float] = {}
+        for model, answers, version_roles, canary in rows:
+            serving[(model,)] = 1 if answers else 0
+            for version, role in version_roles.items():
+                roles[(model, str(version), role)] = 1
+            if canary is not None:
+                canaries[(model, str(canary[0]))] = canary[1]
+        self._set_all("serving", self._serving, serving)
+        self._set_all("role", self._role, roles)
+        self._set_all("canary", self._canary, canaries)
+
+    def _set_all(self, name: str, gauge: Gauge, values: dict[tuple[str, ...], float]) -> None:
+        """The gauge's series become exactly `values`. With several processes a series
+        cannot be removed (its file stays): one that went away reads 0."""
+        if self._multiprocess:
+            for gone in self._gauge_rows.get(name, set()) - set(values):
+                gauge.labels(*gone).set(0)
+            self._gauge_rows[name] = set(values)
+        else:
+            gauge.clear()
+        for labels, value in values.items():
+            gauge.labels(*labels).set(value)
+
+    def sample(self) -> None:
+        """With several processes, gauges computed on demand are written out (periodically)."""
+        if self._multiprocess and self._inflight is not None:
+            self._inflight_gauge.set(self._inflight())
+
+    @property
+    def multiprocess(self) -> bool:
+        return self._multiprocess
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self._multiprocess:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker)
+        return generate_latest(every_worker)

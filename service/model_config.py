@@ -12,11 +12,15 @@ from __future__ import annotations
 from service.datatypes import DATATYPES
 from service.model import OUTPUTS, LoadedModel
 from service.providers import CUDA
+from service.serving_config import ServingConfig
 from service.settings import Settings
 
 
-def model_config(model: LoadedModel, settings: Settings) -> dict[str, object]:
-    """The configuration, as Triton writes it in JSON (its protobuf's field names)."""
+def model_config(
+    model: LoadedModel, settings: Settings, serving: ServingConfig | None = None
+) -> dict[str, object]:
+    """The configuration, as Triton writes it in JSON (its protobuf's field names); the
+    version policy is the model's serving.json's, if it has one."""
     manifest = model.manifest
     spec = manifest.input
     gpu = model.session.provider == CUDA
@@ -25,9 +29,9 @@ def model_config(model: LoadedModel, settings: Settings) -> dict[str, object]:
         "platform": "onnxruntime_onnx",
         "backend": "onnxruntime",
         "runtime": "",
-        # Every version folder is loaded and can be addressed; the highest ready one serves
-        # requests that name none.
-        "version_policy": {"all": {}},
+        # Without serving.json every version folder is loaded and can be addressed; the
+        # highest ready one serves requests that name none.
+        "version_policy": serving.version_policy.as_triton() if serving else {"all": {}},
         # The most rows one request may carry: what a client needs to know to split its work.
         "max_batch_size": settings.max_instances,
         "input": [

@@ -5,38 +5,41 @@ request sees either the old state or the new, never a mix. A request resolves it
 once and holds the `LoadedModel`, so requests in flight finish on the version they started
 on; a version dropped from the snapshot is freed when its last request lets go of it.
 
-Reading the disk never holds anything a request, an unload or a health check waits for:
-every filesystem call goes through `Disk` (a thread of its own, a deadline), refreshes only
-wait for each other, and the new snapshot is put together and published without a pause,
-so whatever changed in between (an unload) is seen. What becomes of each version when the
-disk changes is decided in versions.py.
+Reading the disk never holds anything a request or a health check waits for: every
+filesystem call goes through `Disk` (a thread of its own, a deadline), and refreshes only
+wait for each other. Control actions (load, unload, promote, pin, canary) are written to the
+model's control.json, read back like any other change, so every worker and every replica
+sharing the repository applies them at its next rescan. Each model is brought in line with
+its folder by reconcile.py; what becomes of a version when the disk changes is versions.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
 
-from service import versions
+from service import control_state, decisions, versions
+from service.control_state import Action
 from service.disk import Disk, DiskTimeout
-from service.errors import NotFound, NotReady
+from service.errors import Forbidden, InvalidInput, NotFound, NotReady
+from service.metrics import RouteRow
 from service.model import LoadedModel
+from service.reconcile import Loader, Reconciler, unloaded
 from service.repository import (
-    LoadError,
     ModelFolder,
-    VersionFolder,
     check_name,
     check_version,
     is_model,
     list_model_names,
     scan_model,
 )
-from service.versions import ModelStatus, ReloadTimings, VersionStatus
+from service.status import ModelStatus, VersionStatus
+from service.versions import ReloadTimings
 
 __all__ = ["Loader", "ModelStatus", "ReadyRows", "Registry", "ReloadTimings", "VersionStatus"]
 
@@ -44,20 +47,13 @@ log = logging.getLogger("logitserve.registry")
 
 # Every version as (model, version, provider in use or None when not ready), after each change.
 ReadyRows = list[tuple[str, int, str | None, int]]
-
-
-class Loader(Protocol):
-    """Makes a ready model of a version folder in two steps (model.ModelLoader): `read`, the
-    disk's part, and `build`, the CPU's; each raises LoadError with the reason."""
-
-    def read(self, folder: VersionFolder) -> Any: ...
-
-    def build(self, folder: VersionFolder, files: Any) -> LoadedModel: ...
+_draw = random.random
 
 
 class Registry:
     """The models of the repository at `root`: `loader` makes each version ready,
-    `on_publish` hears of every new snapshot (the readiness metric)."""
+    `on_publish` and `on_routes` hear of every new snapshot (the readiness and routing
+    metrics)."""
 
     def __init__(
         self,
@@ -65,18 +61,23 @@ class Registry:
         loader: Loader,
         on_publish: Callable[[ReadyRows], None] | None = None,
         *,
+        on_routes: Callable[[list[RouteRow]], None] | None = None,
+        strict_readiness: bool = False,
         disk: Disk | None = None,
         timings: ReloadTimings | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._root = Path(root)
-        self._loader = loader
         self._on_publish = on_publish
+        self._on_routes = on_routes
+        self._strict = strict_readiness
         self._disk = disk or Disk(timeout_s=10.0)
         self._timings = timings or ReloadTimings()
         self._clock = clock
+        self._reconciler = Reconciler(loader, self._disk, self._timings, clock)
         self._snapshot: Mapping[str, ModelStatus] = MappingProxyType({})
         self._refreshing = asyncio.Lock()  # one refresh at a time; nothing else waits on it
+        self._applied: dict[str, int] = {}  # unloads applied here, by model, so far
         self.repository_error: str | None = "the model repository has not been read yet"
         self.scanned = False
 
@@ -88,13 +89,20 @@ class Registry:
 
     @property
     def ready(self) -> bool:
+        """Triton's readiness: by default, once the repository has been read, while some model
+        serves (one whose versions never loaded, or unloaded on purpose, is reported by its
+        own readiness and metrics, and keeps no replica out of service); strict: every model
+        serves and the repository can be read."""
         models = self._snapshot
-        return (
-            self.scanned
-            and self.repository_error is None
-            and bool(models)
-            and all(m.ready for m in models.values())
-        )
+        if not self.scanned or not models:
+            return False
+        if self._strict:
+            return self.repository_error is None and all(m.ready for m in models.values())
+        return any(m.ready for m in models.values())
+
+    @property
+    def strict_readiness(self) -> bool:
+        return self._strict
 
     def status(self, name: str) -> ModelStatus:
         status = self._snapshot.get(check_name(name))
@@ -109,6 +117,9 @@ class Registry:
             serving = status.serving
             if serving is None:
                 raise NotReady(f"model '{name}' is not ready: {status.reason}")
+            canary = status.canary
+            if canary is not None and _draw() < canary[1]:
+                return canary[0]
             return serving
         number = check_version(version)
         entry = status.versions.get(number)
@@ -125,6 +136,7 @@ class Registry:
         retry (`explicit`: every failed version at once), keep what vanished for its grace."""
         async with self._refreshing:
             now = self._clock()
+            applied = dict(self._applied)
             if only is None:
                 found, error = await self._scan()
                 self.repository_error = error
@@ -133,18 +145,13 @@ class Registry:
                 if folder.gone:
                     raise NotFound(f"no model '{only}' in the model repository")
                 found, error = {only: folder}, None
-            updates: dict[str, ModelStatus] = {}
-            for name, folder in found.items():
-                previous = self._snapshot.get(name)
-                if previous is not None and previous.unloaded and not explicit:
-                    continue
-                updates[name] = await self._reconcile(folder, previous, now, explicit)
-            # From here to the publication nothing awaits: an unload made while the disk was
-            # read is in this snapshot, and wins over what this refresh found.
-            current = dict(self._snapshot)
+            updates = {
+                name: await self._reconciler.model(folder, self._snapshot.get(name), now, explicit)
+                for name, folder in found.items()
+            }
+            current = dict(self._snapshot)  # from here to the publication nothing awaits
             for name, status in updates.items():
-                latest = current.get(name)
-                if latest is None or not latest.unloaded or explicit:
+                if self._applied.get(name) == applied.get(name):  # else an unload came first
                     current[name] = status
             if only is None and error is None:
                 for name in set(current) - set(found):
@@ -157,20 +164,49 @@ class Registry:
             self._publish(current)
             self.scanned = True
 
+    async def control(
+        self, name: str, action: Action, version: int | None = None, weight: float | None = None
+    ) -> str:
+        """Record a control action in the model's control.json, where every worker and replica
+        reads it, and apply it here at once; the action in words. Forbidden when the
+        repository cannot be written (a load then only retries here)."""
+        folder = self._root / check_name(name)
+        try:
+            state, said = await self._disk.call(
+                str(folder), control_state.record, folder, action, version, weight
+            )
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if action != "load":
+                raise Forbidden(
+                    f"cannot record the {action} in the model repository ({why}): model "
+                    "control needs a repository the service may write"
+                ) from None
+            log.warning("load not recorded", extra={"model": name, "reason": why})
+            said = "load (here only: not recorded)"
+        log.info("model control", extra={"model": name, "action": said})
+        previous = self._snapshot.get(name)
+        if action == "unload" and previous is not None:  # at once, without reading the disk
+            self._applied[name] = self._applied.get(name, 0) + 1
+            status = unloaded(
+                name, previous.versions, previous.ignored, previous.config, state, previous.unloaded
+            )
+            self._publish({**self._snapshot, name: status})
+        else:
+            await self.refresh(only=name, explicit=action == "load")
+        return said
+
     async def unload(self, name: str) -> ModelStatus:
-        status = self.status(name)
-        unloaded = ModelStatus(
-            name=name,
-            versions={
-                v: VersionStatus(v, "unloaded", "unloaded through the repository API")
-                for v in status.versions
-            },
-            ignored=status.ignored,
-            unloaded=True,
-        )
-        self._publish({**self._snapshot, name: unloaded})
-        log.info("model unloaded", extra={"model": name})
-        return unloaded
+        await self.control(name, "unload")
+        return self.status(name)
+
+    async def load(self, name: str) -> ModelStatus:
+        await self.control(name, "load")
+        return self.status(name)
 
     async def watch(self, interval: float) -> None:
         """Rescan every `interval` seconds, forever (cancelled at shutdown)."""
@@ -201,62 +237,11 @@ class Registry:
         except DiskTimeout as exc:
             return ModelFolder(name, error=f"cannot read the model folder: {_why(exc)}")
 
-    async def _reconcile(
-        self, folder: ModelFolder, previous: ModelStatus | None, now: float, explicit: bool
-    ) -> ModelStatus:
-        if folder.error is not None and not folder.gone:
-            return versions.unreadable(previous, folder.name, folder.error)
-        old = previous.versions if previous is not None and not previous.unloaded else {}
-        statuses: dict[int, VersionStatus] = {}
-        for number, found in folder.versions.items():
-            kept = old.get(number)
-            same = versions.unchanged(kept, found, now, explicit)
-            if same is not None:
-                statuses[number] = same
-                continue
-            model, reason = await self._load(found, kept)
-            statuses[number] = versions.after_load(kept, found, model, reason, now, self._timings)
-        for number, reason in folder.broken.items():
-            statuses[number] = versions.broken(old.get(number), number, reason)
-        for number, kept in old.items():
-            if number not in statuses:
-                survivor = versions.vanished_version(kept, now, self._timings)
-                if survivor is not None:
-                    statuses[number] = survivor
-        return ModelStatus(folder.name, statuses, folder.ignored, folder.error)
-
-    async def _load(
-        self, folder: VersionFolder, kept: VersionStatus | None
-    ) -> tuple[LoadedModel | None, str | None]:
-        started = time.perf_counter()
-        try:
-            files = await self._disk.call(str(folder.path), self._loader.read, folder)
-            loaded = await asyncio.to_thread(self._loader.build, folder, files)
-        except DiskTimeout as exc:
-            reason = f"cannot read its files: {_why(exc)}"
-        except LoadError as exc:
-            reason = str(exc)
-        else:
-            log.info(
-                "model version ready",
-                extra={
-                    "model": folder.name,
-                    "version": folder.version,
-                    "provider": loaded.session.provider,
-                    "fallback": loaded.session.fallback,
-                    "load_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-            return loaded, None
-        retried = kept is not None and reason in (kept.reason or "")
-        (log.info if retried else log.warning)(
-            "model version not loaded",
-            extra={"model": folder.name, "version": folder.version, "reason": reason},
-        )
-        return None, reason
-
     def _publish(self, models: dict[str, ModelStatus]) -> None:
-        self._snapshot = MappingProxyType(models)
+        old, self._snapshot = self._snapshot, MappingProxyType(models)
+        decisions.log_changes(old, models)
+        if self._on_routes is not None:
+            self._on_routes(decisions.route_rows(models))
         if self._on_publish is not None:
             self._on_publish(
                 [

@@ -16,9 +16,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from service.control_state import CONTROL_FILE
+from service.control_state import MAX_BYTES as CONTROL_MAX_BYTES
 from service.disk import NotARegularFile, TooLarge, read_regular_file
 from service.errors import InvalidInput
 from service.manifest import Manifest
+from service.serving_config import CONFIG_FILE
+from service.serving_config import MAX_BYTES as CONFIG_MAX_BYTES
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,8}")
@@ -26,6 +30,8 @@ MANIFEST_MAX_BYTES = 1024 * 1024
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
+# Beside the versions: people's serving config, and what the control API decided.
+SMALL_FILES = {CONFIG_FILE: CONFIG_MAX_BYTES, CONTROL_FILE: CONTROL_MAX_BYTES}
 
 
 def check_name(text: str) -> str:
@@ -67,6 +73,10 @@ class ModelFolder:
     ignored: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     gone: bool = False  # deleted (or never there)
+    # serving.json and control.json as read (None: no such file), or why they could not be.
+    config: bytes | None = None
+    control: bytes | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -107,6 +117,9 @@ def scan_model(root: Path, name: str) -> ModelFolder:
     for entry in entries:
         if entry.name.startswith("."):
             continue  # .tmp-* folders are versions being published
+        if entry.name in SMALL_FILES:
+            _read_small(found, model_dir / entry.name, root)
+            continue
         if not VERSION_PATTERN.fullmatch(entry.name):
             if entry.is_dir():
                 found.ignored[entry.name[:80]] = (
@@ -126,6 +139,30 @@ def scan_model(root: Path, name: str) -> ModelFolder:
         else:
             found.versions[version] = VersionFolder(name, version, path, _fingerprint(path))
     return found
+
+
+def _read_small(found: ModelFolder, path: Path, root: Path) -> None:
+    """serving.json or control.json into `found`, or why it cannot be read."""
+    limit = SMALL_FILES[path.name]
+    try:
+        if not _inside(path, root):
+            raise LoadError("links outside the model repository")
+        data = read_regular_file(path, limit)
+    except FileNotFoundError:
+        return  # removed since the listing: as if it never was
+    except (LoadError, NotARegularFile) as exc:
+        found.unreadable[path.name] = f"cannot read {path.name}: {exc}"
+        return
+    except TooLarge:
+        found.unreadable[path.name] = f"{path.name} is larger than {limit} bytes"
+        return
+    except OSError as exc:
+        found.unreadable[path.name] = f"cannot read {path.name}: {exc.strerror or 'error'}"
+        return
+    if path.name == CONFIG_FILE:
+        found.config = data
+    else:
+        found.control = data
 
 
 def list_model_names(root: Path) -> list[str]:
@@ -171,9 +208,23 @@ def _read_limited(path: Path, limit: int, what: str) -> bytes:
         raise LoadError(f"cannot read {what}: {exc.strerror or 'error'}") from None
 
 
+def read_manifest(folder: VersionFolder) -> Manifest:
+    """The version's manifest alone (for the promotion gate), or LoadError."""
+    raw = _read_limited(folder.path / MANIFEST_FILE, MANIFEST_MAX_BYTES, MANIFEST_FILE)
+    return _manifest(folder, raw)
+
+
 def read_version(folder: VersionFolder, max_model_bytes: int) -> tuple[Manifest, bytes]:
     """The manifest and the model bytes, checked against each other; or LoadError."""
     raw = _read_limited(folder.path / MANIFEST_FILE, MANIFEST_MAX_BYTES, MANIFEST_FILE)
+    manifest = _manifest(folder, raw)
+    model = _read_limited(folder.path / MODEL_FILE, max_model_bytes, MODEL_FILE)
+    if hashlib.sha256(model).hexdigest() != manifest.model_sha256:
+        raise LoadError(f"{MODEL_FILE} does not match the sha256 in {MANIFEST_FILE}")
+    return manifest, model
+
+
+def _manifest(folder: VersionFolder, raw: bytes) -> Manifest:
     try:
         manifest = Manifest.model_validate(json.loads(raw))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -187,7 +238,4 @@ def read_version(folder: VersionFolder, max_model_bytes: int) -> tuple[Manifest,
             f"{MANIFEST_FILE} says {manifest.name}/{manifest.version}, "
             f"but the folder is {folder.name}/{folder.version}"
         )
-    model = _read_limited(folder.path / MODEL_FILE, max_model_bytes, MODEL_FILE)
-    if hashlib.sha256(model).hexdigest() != manifest.model_sha256:
-        raise LoadError(f"{MODEL_FILE} does not match the sha256 in {MANIFEST_FILE}")
-    return manifest, model
+    return manifest

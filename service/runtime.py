@@ -18,13 +18,14 @@ import weakref
 import numpy as np
 import onnxruntime as ort
 
-from service import placement, providers
+from service import graphs, placement, providers
 from service.datatypes import DATATYPES
 from service.manifest import Manifest
 from service.repository import LoadError
 
 log = logging.getLogger("logitserve.runtime")
 
+ONNXRUNTIME_VERSION: str = ort.__version__
 # Warnings about unused initialisers and the like are noise to a user; errors stay.
 ort.set_default_logger_severity(3)
 
@@ -42,6 +43,7 @@ class Session:
         fallback: str | None,
         cpu_twin: ort.InferenceSession | None = None,
         cpu_below_rows: int = 0,
+        fixed_batch: int | None = None,
     ):
         self._inner = inner
         self._twin = cpu_twin
@@ -50,12 +52,28 @@ class Session:
         self.provider: str = inner.get_providers()[0]
         self.fallback = fallback
         self.cpu_below_rows = cpu_below_rows if cpu_twin is not None else 0
+        self.fixed_batch = fixed_batch
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         small = self._twin is not None and len(batch) < self.cpu_below_rows
         inner = self._twin if small and self._twin is not None else self._inner
+        if self.fixed_batch is not None:
+            return self._run_fixed(inner, batch, self.fixed_batch)
         logits: np.ndarray = inner.run(self._outputs, {self._input: batch})[0]
         return logits
+
+    def _run_fixed(self, inner: ort.InferenceSession, batch: np.ndarray, size: int) -> np.ndarray:
+        """A graph exported for a fixed batch size: rows in chunks of that size, the last one
+        padded with zeros (whose logits are dropped)."""
+        parts = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            rows = len(chunk)
+            if rows < size:
+                pad = np.zeros((size - rows, *chunk.shape[1:]), dtype=chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            parts.append(inner.run(self._outputs, {self._input: chunk})[0][:rows])
+        return np.concatenate(parts)
 
 
 class Runtime:
@@ -112,6 +130,11 @@ class Runtime:
                 ) from None
             raise LoadError(f"ONNX Runtime cannot load model.onnx: {_short(exc)}") from None
 
+    def describe(self, model: bytes) -> graphs.Graph:
+        """The graph's inputs and outputs as ONNX Runtime reads them (on the CPU), or
+        LoadError: the check a graph gets before any manifest is written for it."""
+        return _describe(self._session(model, [providers.CPU]))
+
     def create(self, model: bytes, manifest: Manifest) -> Session:
         """A warmed-up session whose graph matches the manifest, or LoadError."""
         with self._lock:
@@ -131,8 +154,8 @@ class Runtime:
             if in_use[0] != self.requested[0]:
                 reason = self._unusable.get(self.requested[0], "not selected")
                 fallback = f"{self.requested[0]} {reason}; using {in_use[0]}"
-        _check_graph(inner, manifest)
-        session = Session(inner, manifest, fallback)
+        fixed = graphs.check(_describe(inner), manifest)
+        session = Session(inner, manifest, fallback, fixed_batch=fixed)
         _warm_up(session, manifest)
         if in_use[0] == providers.CUDA and self._cpu_below_rows != 0:
             session = self._with_cpu_twin(session, inner, model, manifest)
@@ -159,7 +182,14 @@ class Runtime:
                     },
                 },
             )
-        return Session(inner, manifest, session.fallback, twin, threshold)
+        return Session(inner, manifest, session.fallback, twin, threshold, session.fixed_batch)
+
+
+def _describe(inner: ort.InferenceSession) -> graphs.Graph:
+    def tensors(args: list[ort.NodeArg]) -> list[graphs.Tensor]:
+        return [graphs.Tensor(a.name, a.type, list(a.shape)) for a in args]
+
+    return graphs.Graph(tensors(inner.get_inputs()), tensors(inner.get_outputs()))
 
 
 def sample_rows(manifest: Manifest, rows: int, seed: int = 0) -> np.ndarray:
@@ -178,39 +208,6 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     """ONNX Runtime's message, on one line, without file paths (they are not for clients)."""
     text = _PATH.sub("<path>", " ".join(str(exc).split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _dims_match(graph_shape: list[object], declared: list[int]) -> bool:
-    if len(graph_shape) != len(declared):
-        return False
-    # The batch axis must be dynamic; the rest must equal the manifest (a symbolic dim agrees).
-    if isinstance(graph_shape[0], int) and graph_shape[0] > 0:
-        return False
-    return all(not isinstance(g, int) or g == d for g, d in zip(graph_shape[1:], declared[1:]))
-
-
-def _check_graph(inner: ort.InferenceSession, manifest: Manifest) -> None:
-    inputs, outputs = inner.get_inputs(), inner.get_outputs()
-    if len(inputs) != 1:
-        raise LoadError(f"the graph has {len(inputs)} inputs; the manifest describes one")
-    graph_in = inputs[0]
-    spec = manifest.input
-    if graph_in.name != spec.name:
-        raise LoadError(f"the graph's input is {graph_in.name!r}, the manifest says {spec.name!r}")
-    if graph_in.type != DATATYPES[spec.datatype].onnx:
-        raise LoadError(f"the graph's input is {graph_in.type}, the manifest says {spec.datatype}")
-    if not _dims_match(list(graph_in.shape), spec.shape):
-        raise LoadError(f"the graph's input shape {graph_in.shape} disagrees with {spec.shape}")
-    names = [o.name for o in outputs]
-    if manifest.output.name not in names:
-        raise LoadError(f"the graph has no output {manifest.output.name!r} (it has {names})")
-    graph_out = outputs[names.index(manifest.output.name)]
-    if graph_out.type != DATATYPES[manifest.output.datatype].onnx:
-        raise LoadError(f"the graph's output is {graph_out.type}, logits must be FP32")
-    if not _dims_match(list(graph_out.shape), manifest.output.shape):
-        raise LoadError(
-            f"the graph's output shape {graph_out.shape} disagrees with {manifest.output.shape}"
-        )
 
 
 def _warm_up(session: Session, manifest: Manifest) -> None:

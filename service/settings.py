@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         description="a version that failed to load is tried again after 1 s, then twice as "
         "long each time, up to this",
     )
+    strict_readiness: bool = Field(
+        False,
+        description="ready only while every model in the repository serves (default: while "
+        "some model serves; one that never loaded or was unloaded is reported, not fatal)",
+    )
     removal_grace_s: float = Field(
         5.0,
         ge=0,

@@ -13,16 +13,14 @@ The rules, all in one place:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, replace
 
 from service.model import LoadedModel
 from service.repository import VersionFolder
+from service.status import ModelStatus, VersionStatus
 
 log = logging.getLogger("logitserve.registry")
 
-State = Literal["ready", "failed", "unloaded"]
 SERVING_NOTE = "serving the copy loaded earlier"
 
 
@@ -34,56 +32,6 @@ class ReloadTimings:
 
     def retry_after(self, failures: int) -> float:
         return float(min(self.retry_first_s * 2 ** min(failures - 1, 30), self.retry_max_s))
-
-
-@dataclass(frozen=True)
-class VersionStatus:
-    version: int
-    state: State
-    reason: str | None = None
-    model: LoadedModel | None = None
-    fingerprint: tuple[int, ...] | None = None
-    # Files on disk that replaced a serving version's and failed to load.
-    refused: tuple[int, ...] | None = None
-    failures: int = 0  # failed loads of the same files in a row
-    retry_at: float | None = None  # when they are tried again (monotonic clock)
-    gone_since: float | None = None  # its folder disappeared; serving on during the grace
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    name: str
-    versions: Mapping[int, VersionStatus] = field(default_factory=dict)
-    ignored: Mapping[str, str] = field(default_factory=dict)
-    error: str | None = None
-    unloaded: bool = False  # explicitly, through the repository API
-    gone_since: float | None = None  # its folder disappeared; serving on during the grace
-
-    @property
-    def serving(self) -> LoadedModel | None:
-        """The highest ready version: what a request without a version gets."""
-        for version in sorted(self.versions, reverse=True):
-            if self.versions[version].model is not None:
-                return self.versions[version].model
-        return None
-
-    @property
-    def ready(self) -> bool:
-        return self.serving is not None
-
-    @property
-    def reason(self) -> str | None:
-        """Why the model is not ready, or None when it is."""
-        if self.ready:
-            return None
-        if self.unloaded:
-            return "unloaded through the repository API"
-        if self.error:
-            return self.error
-        failures = [
-            f"version {v}: {s.reason}" for v, s in sorted(self.versions.items()) if s.reason
-        ]
-        return "; ".join(failures) if failures else "no version folders"
 
 
 def unchanged(

@@ -1,5 +1,6 @@
 """``python -m training`` (also the ``logitserve-train`` script and ``torchrun -m training``)."""
 
+import os
 import sys
 
 # What the `train` extra brings (pyproject.toml); `make serve` installs none of it.
@@ -11,6 +12,8 @@ INSTALL_HINT = (
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["publish"]:
+        _publish()
     try:
         from training.cli import app
     except ModuleNotFoundError as error:
@@ -18,6 +21,13 @@ def main() -> None:
             raise
         sys.exit(f"python -m training: {error.name} is not installed; {INSTALL_HINT}")
     app()
+
+
+def _publish() -> None:
+    """`python -m training publish ...` is `logitserve publish ...`: bringing your own ONNX
+    graph needs neither torch nor the train extra, and the service's own checks decide what
+    it can serve. Handed over whole (exec), importing nothing of the service."""
+    os.execv(sys.executable, [sys.executable, "-m", "service", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from training.distributed import DistContext, distributed_context
 from training.errors import TrainingError
 from training.evaluation import EvaluationReport, evaluate_published
 from training.pipeline import TrainReport, list_models, train_and_publish
+from training.promote import promote as promote_version
 from training.tasks import TASKS, get_task
 
 app = typer.Typer(
@@ -52,6 +53,12 @@ Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint, i
 CheckpointDir = Annotated[Path, typer.Option(help="Checkpoints go to DIR/<model>/last.pt.")]
 Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
 Model = Annotated[str, typer.Argument(help=f"One of: {', '.join(TASKS)}.")]
+Promote = Annotated[
+    bool,
+    typer.Option(
+        help="Promote the new version: it serves, whatever the model's promotion gate says."
+    ),
+]
 
 
 def train_all(
@@ -66,6 +73,7 @@ def train_all(
     resume: Resume = False,
     checkpoint_dir: CheckpointDir = Path("checkpoints"),
     quiet: Quiet = False,
+    promote: Promote = False,
 ) -> None:
     """Train and publish every model (--data-dir applies to the MNIST-based ones)."""
     _train(list(TASKS), every_model=True, **locals())
@@ -103,6 +111,7 @@ def _train(
     resume: bool,
     checkpoint_dir: Path,
     quiet: bool,
+    promote: bool,
 ) -> None:
     with _errors_to_exit(), distributed_context(device.value) as ctx:
         tasks = [get_task(name) for name in models]
@@ -122,6 +131,10 @@ def _train(
                 task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr
             )
             _print_report(ctx, report)
+            if promote and ctx.is_main and report is not None:
+                published = report.published
+                said = promote_version(models_dir, published.name, published.version)
+                typer.echo(f"{published.name}: {said}")
 
 
 @app.command()

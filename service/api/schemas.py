@@ -46,12 +46,28 @@ class MetadataTensor(BaseModel):
     shape: list[int]
 
 
+class Serving(BaseModel):
+    """How a model is served: which version answers requests without one, and why."""
+
+    default_version: int | None
+    why: str
+    version_policy: str = Field(description="which versions load: latest N, specific, all")
+    configured_default: int | None = Field(None, description="serving.json's default")
+    gate: dict[str, Any] | None = Field(None, description="the promotion gate, if any")
+    promoted: int | None = Field(None, description="the version promoted by hand")
+    pinned: int | None = None
+    canary: dict[str, float] | None = Field(None, description="version and weight (percent)")
+    last_action: str | None = Field(None, description="the last control action")
+    problem: str | None = Field(None, description="why serving.json or control.json is ignored")
+
+
 class ModelMetadataResponse(BaseModel):
     name: str
     versions: list[str]
     platform: str
     inputs: list[MetadataTensor]
     outputs: list[MetadataTensor]
+    serving: Serving | None = Field(None, description="logitserve's: the version lifecycle")
 
 
 class RequestInput(BaseModel):
@@ -145,6 +161,10 @@ class VersionInfo(BaseModel):
     )
     metrics: dict[str, float | None] | None = Field(None, description="on held-out data")
     created_at: str | None = None
+    role: Literal["default", "canary", "candidate", "promoted", "older"] | None = Field(
+        None, description="a loaded version's part in serving"
+    )
+    role_reason: str | None = Field(None, description="why: the gate's verdict, a pin")
 
 
 class ModelSummary(BaseModel):
@@ -172,6 +192,7 @@ class ModelDetail(BaseModel):
     ignored: dict[str, str] = Field(
         default_factory=dict, description="folders that are not versions"
     )
+    serving: Serving | None = None
 
 
 class PredictRequest(BaseModel):

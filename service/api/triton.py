@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from service import metadata
 from service.api.context import ServicesDep
 from service.api.responses import json_response
 from service.api.schemas import error_responses
@@ -47,9 +48,11 @@ def version_statistics(svc: ServicesDep, name: str, version: str) -> Response:
 
 @router.get("/v2/models/{name}/config", **_CONFIG)
 def config(svc: ServicesDep, name: str) -> Response:
-    return json_response(model_config(svc.dataplane.model(name), svc.settings))
+    model = metadata.described(svc.registry, name, None)
+    return json_response(model_config(model, svc.settings, svc.registry.status(name).config))
 
 
 @router.get("/v2/models/{name}/versions/{version}/config", **_CONFIG)
 def version_config(svc: ServicesDep, name: str, version: str) -> Response:
-    return json_response(model_config(svc.dataplane.model(name, version), svc.settings))
+    model = metadata.described(svc.registry, name, version)
+    return json_response(model_config(model, svc.settings, svc.registry.status(name).config))

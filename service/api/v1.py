@@ -28,6 +28,7 @@ from service.api.schemas import (
     error_responses,
 )
 from service.api.v1_codec import parse_options, predictions
+from service.decisions import serving_summary
 from service.errors import InvalidInput, NotFound, UnsupportedMediaType
 from service.manifest import Manifest
 from service.registry import ModelStatus
@@ -52,7 +53,13 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
         if only is not None and number != only:
             continue
         entry = status.versions[number]
-        info: dict[str, object] = {"version": number, "state": entry.state, "reason": entry.reason}
+        info: dict[str, object] = {
+            "version": number,
+            "state": entry.state,
+            "reason": entry.reason,
+            "role": status.role(number),
+            "role_reason": status.why(number),
+        }
         if entry.model is not None:
             m = entry.model
             info |= {
@@ -70,6 +77,7 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
         "serving_version": serving.version if serving else None,
         "versions": versions,
         "ignored": dict(status.ignored),
+        "serving": serving_summary(status),
     }
     if serving is not None:
         manifest = serving.manifest

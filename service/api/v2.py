@@ -31,6 +31,7 @@ from service.api.schemas import (
     ServerMetadataResponse,
     error_responses,
 )
+from service.decisions import serving_summary
 from service.errors import NotReady
 
 router = PredictionRouter(tags=["v2: Open Inference Protocol"])
@@ -56,11 +57,14 @@ def ready(svc: ServicesDep) -> Response:
     if not registry.models:
         raise NotReady("not ready: no models in the model repository")
     reasons = [f"{name}: {m.reason}" for name, m in sorted(registry.models.items()) if not m.ready]
-    raise NotReady("not ready: " + "; ".join(reasons)[:2000])
+    prefix = "not ready: " if registry.strict_readiness else "not ready: no model serves: "
+    raise NotReady(prefix + "; ".join(reasons)[:2000])
 
 
 def _model_metadata(svc: ServicesDep, name: str, version: str | None) -> Response:
-    return json_response(metadata.model_metadata(svc.registry, svc.dataplane.model(name, version)))
+    model = metadata.described(svc.registry, name, version)
+    described = metadata.model_metadata(svc.registry, model)
+    return json_response({**described, "serving": serving_summary(svc.registry.status(name))})
 
 
 _META: dict[str, Any] = {

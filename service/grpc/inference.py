@@ -96,7 +96,7 @@ class InferenceService(GRPCInferenceServiceServicer):
 
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Context) -> Any:
         async def model(ctx: RequestContext) -> Any:
-            found = self._dataplane.model(request.name, request.version or None)
+            found = metadata.described(self._registry, request.name, request.version or None)
             doc = metadata.model_metadata(self._registry, found)
             return _message(doc, pb.ModelMetadataResponse())
 
@@ -119,9 +119,14 @@ class InferenceService(GRPCInferenceServiceServicer):
 
     async def ModelConfig(self, request: pb.ModelConfigRequest, context: Context) -> Any:
         async def config(ctx: RequestContext) -> Any:
-            model = self._dataplane.model(request.name, request.version or None)
+            model = metadata.described(self._registry, request.name, request.version or None)
             return _message(
-                {"config": model_config(model, self._settings)}, pb.ModelConfigResponse()
+                {
+                    "config": model_config(
+                        model, self._settings, self._registry.status(model.name).config
+                    )
+                },
+                pb.ModelConfigResponse(),
             )
 
         return await self._gate.call(RPCS["ModelConfig"], context, config)

@@ -128,7 +128,7 @@ def test_kserve_custom_predictor_speaks_v2_on_port_8000() -> None:
 def test_kserve_grpc_predictor_is_routed_to_the_grpc_port_and_probed_by_grpc() -> None:
     http, grpc = documents(KSERVE / "inferenceservice.yaml")
     (container,) = grpc["spec"]["predictor"]["containers"]
-    # KServe (Knative) routes one port per predictor; the name h2c makes it gRPC.
+    # KServe routes one port per predictor; the name h2c makes it gRPC.
     assert container["ports"] == [{"name": "h2c", "containerPort": 8001, "protocol": "TCP"}]
     assert container["readinessProbe"]["grpc"] == {
         "port": 8001,
@@ -140,6 +140,18 @@ def test_kserve_grpc_predictor_is_routed_to_the_grpc_port_and_probed_by_grpc() -
     for key in ("image", "env", "resources", "securityContext", "volumeMounts"):
         assert container[key] == same[key], key
     assert grpc["metadata"]["name"] != http["metadata"]["name"]
+
+
+def test_kserve_scales_on_cpu_with_an_autoscaler_that_can() -> None:
+    """Knative's autoscaler (KServe's Serverless default) scales on concurrency or RPS only:
+    a CPU target needs raw Deployment mode and KServe's HPA class (both predictors)."""
+    for isvc in documents(KSERVE / "inferenceservice.yaml"):
+        predictor = isvc["spec"]["predictor"]
+        assert predictor["scaleMetric"] == "cpu" and 0 < predictor["scaleTarget"] <= 100
+        annotations = isvc["metadata"]["annotations"]
+        assert annotations["serving.kserve.io/deploymentMode"] in ("RawDeployment", "Standard")
+        assert annotations["serving.kserve.io/autoscalerClass"] == "hpa"
+        assert predictor["minReplicas"] >= 1  # the HPA cannot scale to zero
 
 
 def test_kserve_serving_runtime_route_declares_protocol_version_v2() -> None:

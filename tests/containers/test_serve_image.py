@@ -173,3 +173,28 @@ def test_sigterm_stops_it_cleanly_within_seconds(engine: Engine, images: Images)
     assert state["ExitCode"] == 0, logs
     assert took < 10, f"stop took {took:.1f} s (SIGKILL after 20 s would mean SIGTERM was lost)"
     assert "Application shutdown complete" in logs
+
+
+def test_it_publishes_your_own_onnx_without_torch(
+    engine: Engine, images: Images, tmp_path: Path
+) -> None:
+    """Bring your own ONNX from the serve image alone: `python -m service publish`."""
+    from tests.builders import random_mlp
+
+    work = tmp_path / "work"
+    (work / "models").mkdir(parents=True)
+    (work / "model.onnx").write_bytes(random_mlp(0).SerializeToString())
+    for path in (work, work / "models"):
+        path.chmod(0o777)  # the image's user, 10001, writes the version
+    done = engine.run_to_completion(
+        images.serve,
+        "--rm",
+        "-v",
+        f"{work}:/work",
+        args=["python", "-m", "service", "publish", "/work/model.onnx", "--name", "digits"]
+        + ["--task", "multiclass", "--labels", "0,1,2,3,4,5,6,7,8,9", "--image", "28x28"]
+        + ["--models-dir", "/work/models"],
+    )
+    assert "published digits version 1" in done.stdout, done.stdout + done.stderr
+    manifest = json.loads((work / "models" / "digits" / "1" / "manifest.json").read_text())
+    assert manifest["input"]["image"] == {"height": 28, "width": 28}

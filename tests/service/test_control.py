@@ -59,7 +59,8 @@ def test_index_unload_and_load(controlled: RunningServer, repo: Path) -> None:
         assert client.post("/v2/repository/models/mnist/unload").status_code == 200
         r = client.post("/v2/models/mnist/infer", json=_pixels())
         assert r.status_code == 503 and "unloaded" in r.json()["error"]
-        assert client.get("/v2/health/ready").status_code == 503
+        assert client.get("/v2/models/mnist/ready").status_code == 503
+        assert client.get("/v2/health/ready").status_code == 200  # the others serve on
         publish(repo, random_mlp(3), image_manifest("mnist", 2))  # appears while unloaded
         r = client.post("/v2/repository/models/mnist/load")
         assert r.status_code == 200 and r.json()["version"] == 2
@@ -90,3 +91,26 @@ def test_tritonclient_model_control(controlled: RunningServer) -> None:
             triton.unload_model("tshirt")  # no token
     finally:
         triton.close()
+
+
+def test_on_a_repository_the_service_cannot_write_actions_are_refused_saying_why(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployments mount the repository read-only: an action that cannot be recorded where
+    every worker and replica reads it is refused (403); a load still retries here."""
+    from service import control_state
+
+    def read_only(*args: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(control_state, "write", read_only)
+    with (
+        running(repo, reload_interval_s=0, control_token=TOKEN) as srv,
+        httpx.Client(base_url=srv.url, headers=AUTH) as client,
+    ):
+        r = client.post("/v2/repository/models/mnist/unload")
+        assert r.status_code == 403 and "Read-only file system" in r.json()["error"], r.text
+        assert client.post("/v2/models/mnist/infer", json=_pixels()).status_code == 200
+        r = client.post("/v2/repository/models/mnist/versions/1/pin")
+        assert r.status_code == 403
+        assert client.post("/v2/repository/models/mnist/load").status_code == 200

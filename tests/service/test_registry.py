@@ -103,8 +103,21 @@ def test_a_version_that_fails_to_load_is_not_ready_with_its_reason_and_the_rest_
     with pytest.raises(NotReady, match="the graph is bad"):
         registry.resolve("beta")
     assert registry.resolve("alpha").version == 2
-    assert not registry.ready
+    assert registry.ready  # beta is reported, and keeps nothing else out of service
     assert ("beta", 1, None, 0) in published[-1]
+    strict = Registry(root, Loads(), strict_readiness=True)
+    asyncio.run(strict.refresh())
+    assert not strict.ready
+
+
+def test_readiness_waits_for_the_first_scan_and_for_some_model_to_serve(root: Path) -> None:
+    for name in ("alpha", "beta"):
+        for folder in (root / name).iterdir():
+            (folder / "model.onnx").write_text("broken: nothing loads")
+    registry = Registry(root, Loads())
+    assert not registry.ready
+    asyncio.run(registry.refresh())
+    assert not registry.ready
 
 
 def test_unchanged_versions_are_not_loaded_again_and_changes_are_picked_up(root: Path) -> None:
@@ -143,8 +156,32 @@ def test_an_unloaded_model_stays_unloaded_until_loaded_explicitly(root: Path) ->
     asyncio.run(registry.refresh())  # a rescan does not bring it back
     with pytest.raises(NotReady):
         registry.resolve("beta")
-    asyncio.run(registry.refresh(only="beta", explicit=True))
+    asyncio.run(registry.load("beta"))
     assert registry.resolve("beta").version == 1
+
+
+def test_control_actions_are_state_in_the_repository_that_other_processes_apply(
+    root: Path,
+) -> None:
+    """Another worker, another replica or a restart reads the same control.json."""
+    here, there = Registry(root, Loads()), Registry(root, Loads())
+    asyncio.run(here.refresh())
+    asyncio.run(there.refresh())
+    asyncio.run(here.unload("beta"))
+    assert (root / "beta" / "control.json").is_file()
+    asyncio.run(there.refresh())
+    with pytest.raises(NotReady, match="unloaded"):
+        there.resolve("beta")
+    restarted = Registry(root, Loads())
+    asyncio.run(restarted.refresh())
+    with pytest.raises(NotReady, match="unloaded"):
+        restarted.resolve("beta")
+    asyncio.run(here.control("alpha", "pin", 1))
+    asyncio.run(there.refresh())
+    assert there.resolve("alpha").version == 1
+    asyncio.run(there.load("beta"))
+    asyncio.run(here.refresh())
+    assert here.resolve("beta").version == 1
 
 
 def test_loading_a_model_that_is_not_in_the_repository_is_not_found(root: Path) -> None:
@@ -309,16 +346,17 @@ class Hangs(Loads):
 def test_a_read_that_hangs_holds_up_neither_unloads_nor_other_versions(root: Path) -> None:
     loads = Hangs()
     clock = Clock()
-    registry = Registry(root, loads, disk=Disk(timeout_s=0.3), clock=clock)
+    registry = Registry(root, loads, disk=Disk(timeout_s=2), clock=clock)
 
     async def scenario() -> None:
         await registry.refresh()
         version(root, "alpha", 3)
         version(root, "gamma", 1)
         refresh = asyncio.create_task(registry.refresh())
-        await asyncio.sleep(0.05)  # reading alpha/3 now hangs
-        await asyncio.wait_for(registry.unload("beta"), 0.01)
-        await asyncio.wait_for(refresh, 2)
+        await asyncio.sleep(0.05)  # reading alpha/3 now hangs, for 2 s
+        await asyncio.wait_for(registry.unload("beta"), 0.5)
+        assert not refresh.done()
+        await asyncio.wait_for(refresh, 5)
         clock.now += 1.5
         await registry.refresh()  # the earlier read still hangs: no second thread waits
 

@@ -177,20 +177,39 @@ def _graph_disagrees(version: Path) -> None:
     _rewrite_manifest(version, model_sha256=hashlib.sha256(data).hexdigest())
 
 
-def test_a_model_with_no_ready_version_makes_the_server_not_ready(
+def test_a_model_with_no_ready_version_is_reported_and_the_server_stays_ready(
     live: RunningServer, repo: Path
 ) -> None:
     folder = repo / "broken" / "1"
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text("{}")
     with httpx.Client(base_url=live.url) as client:
-        r = wait_until(lambda: (x := client.get("/v2/health/ready")).status_code == 503 and x)
+        r = wait_until(
+            lambda: (x := client.get("/v2/models/broken/ready")).status_code == 503 and x
+        )
         assert "broken" in r.json()["error"]
-        assert client.get("/v2/models/broken/ready").status_code == 503
+        assert client.get("/v2/health/ready").status_code == 200
         assert (
             client.post("/v1/models/tshirt/predict", json={"instances": [[1, 2, 3, 4]]}).status_code
             == 200
         )
+        metrics = client.get("/metrics").text
+        assert 'logitserve_model_serving{model="broken"} 0.0' in metrics
+        assert 'logitserve_model_serving{model="tshirt"} 1.0' in metrics
+
+
+def test_with_strict_readiness_a_model_with_no_ready_version_makes_the_server_not_ready(
+    repo: Path,
+) -> None:
+    folder = repo / "broken" / "1"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    with (
+        running(repo, reload_interval_s=0.1, strict_readiness=True) as srv,
+        httpx.Client(base_url=srv.url) as client,
+    ):
+        r = client.get("/v2/health/ready")
+        assert r.status_code == 503 and "broken" in r.json()["error"]
         shutil.rmtree(repo / "broken")
         wait_until(lambda: client.get("/v2/health/ready").status_code == 200)
 

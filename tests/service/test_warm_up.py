@@ -71,10 +71,15 @@ def test_a_model_whose_only_version_has_nonfinite_logits_is_not_ready(
 ) -> None:
     repo = standard_repository(tmp_path / "models")
     publish(repo, nonfinite_mlp(kind), image_manifest("poisoned", 1))
-    with running(repo, reload_interval_s=0) as srv, httpx.Client(base_url=srv.url) as client:
+    with (
+        running(repo, reload_interval_s=0, strict_readiness=True) as srv,
+        httpx.Client(base_url=srv.url) as client,
+    ):
         ready = client.get("/v2/health/ready")
         assert ready.status_code == 503 and "poisoned" in ready.json()["error"]
         assert "not finite" in ready.json()["error"]
+        model_ready = client.get("/v2/models/poisoned/ready")
+        assert model_ready.status_code == 503 and "not finite" in model_ready.json()["error"]
         r = client.post("/v2/models/poisoned/infer", json=PIXELS)
         assert r.status_code == 503 and "not finite" in r.json()["error"]
         assert client.post("/v2/models/mnist/infer", json=PIXELS).status_code == 200

@@ -1,0 +1,282 @@
+"""Bring your own ONNX: `logitserve publish` turns a graph trained anywhere into the next
+version of a model, with held-out metrics, from the service's install alone (no torch, no
+onnx package), and refuses graphs the service cannot serve, saying why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from tests.builders import course_dense_model, dense_graph, nonfinite_mlp, random_mlp
+from tests.servers import running_process
+
+DIGITS = "0,1,2,3,4,5,6,7,8,9"
+# The subprocess cannot import torch or the onnx package: publishing needs neither.
+WITHOUT_TORCH = (
+    "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; "
+    "from service.__main__ import main; main(sys.argv[1:]); "
+    "assert 'torch' not in sys.modules or sys.modules['torch'] is None"
+)
+
+
+def logitserve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def save(tmp_path: Path, model: onnx.ModelProto, name: str = "model.onnx") -> Path:
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def held_out(tmp_path: Path, x: np.ndarray, y: np.ndarray) -> Path:
+    path = tmp_path / "held_out.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_a_graph_is_published_with_its_metrics_and_served(tmp_path: Path) -> None:
+    graph = random_mlp(3)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 200)
+    models = tmp_path / "models"
+    run = logitserve(
+        "publish",
+        str(save(tmp_path, graph)),
+        "--name",
+        "digits",
+        "--task",
+        "multiclass",
+        "--labels",
+        DIGITS,
+        "--image",
+        "28x28",
+        "--eval",
+        str(held_out(tmp_path, x, y)),
+        "--models-dir",
+        str(models),
+    )
+    assert run.returncode == 0, run.stderr
+    assert "published digits version 1" in run.stdout
+    manifest = json.loads((models / "digits" / "1" / "manifest.json").read_text())
+    assert manifest["input"] == {
+        "name": "pixels",
+        "datatype": "UINT8",
+        "shape": [-1, 784],
+        "kind": "image",
+        "image": {"height": 28, "width": 28},
+        "features": None,
+    }
+    assert manifest["output"]["shape"] == [-1, 10] and manifest["dataset"]["test_size"] == 200
+    import onnxruntime as ort
+
+    logits = ort.InferenceSession(graph.SerializeToString()).run(
+        None, {"pixels": x.reshape(200, -1)}
+    )
+    expected = float(np.mean(np.argmax(logits[0], axis=1) == y))
+    assert manifest["metrics"] == {"accuracy": pytest.approx(expected)}
+    with running_process(models) as srv:
+        r = httpx.post(srv.url + "/v1/models/digits/predict", json={"instances": [x[0].tolist()]})
+        assert r.status_code == 200 and r.json()["version"] == 1, r.text
+        assert r.json()["predictions"][0]["label"] == str(int(np.argmax(logits[0][0])))
+
+
+def test_a_tabular_graph_publishes_and_promote_makes_it_serve(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    args = [
+        "--task",
+        "multilabel",
+        "--labels",
+        "a,b,c",
+        "--features",
+        "x1,x2",
+        "--models-dir",
+        str(models),
+    ]
+    path = str(save(tmp_path, course_dense_model()))
+    for _ in range(2):
+        assert logitserve("publish", path, "--name", "course", *args).returncode == 0
+    run = logitserve("publish", path, "--name", "course", *args, "--promote")
+    assert run.returncode == 0, run.stderr
+    assert "promote version 3" in run.stdout
+    control = json.loads((models / "course" / "control.json").read_text())
+    assert control["promoted"] == 3
+    manifest = json.loads((models / "course" / "3" / "manifest.json").read_text())
+    assert [f["name"] for f in manifest["input"]["features"]] == ["x1", "x2"]
+    assert manifest["threshold"] == 0.5 and manifest["output"]["activation"] == "sigmoid"
+
+
+def test_a_graph_exported_for_a_fixed_batch_of_one_serves_batches(tmp_path: Path) -> None:
+    dynamic = random_mlp(5)
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(dynamic)
+    for value in (*fixed.graph.input, *fixed.graph.output):
+        value.type.tensor_type.shape.dim[0].Clear()
+        value.type.tensor_type.shape.dim[0].dim_value = 1
+    models = tmp_path / "models"
+    run = logitserve(
+        "publish",
+        str(save(tmp_path, fixed)),
+        "--name",
+        "fixed",
+        "--task",
+        "multiclass",
+        "--labels",
+        DIGITS,
+        "--image",
+        "28x28",
+        "--models-dir",
+        str(models),
+    )
+    assert run.returncode == 0, run.stderr
+    rows = np.random.default_rng(1).integers(0, 256, (3, 784), dtype=np.uint8)
+    import onnxruntime as ort
+
+    expected = ort.InferenceSession(dynamic.SerializeToString()).run(None, {"pixels": rows})[0]
+    body = {
+        "inputs": [
+            {
+                "name": "pixels",
+                "shape": [3, 784],
+                "datatype": "UINT8",
+                "data": rows.ravel().tolist(),
+            }
+        ]
+    }
+    with running_process(models) as srv:
+        r = httpx.post(srv.url + "/v2/models/fixed/infer", json=body)
+        assert r.status_code == 200, r.text
+        logits = next(o for o in r.json()["outputs"] if o["name"] == "logits")
+        assert np.allclose(np.array(logits["data"]).reshape(3, 10), expected, atol=1e-5)
+
+
+def two_inputs() -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["logits"])],
+        "two",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", 2]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n", 2]),
+        ],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 2])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+def int64_input() -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["ids"], ["logits"], to=TensorProto.FLOAT)],
+        "ints",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n", 2])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 2])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+def symbolic_width() -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["logits"])],
+        "free",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", "width"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", "width"])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+def features_3() -> onnx.ModelProto:
+    w = np.ones((3, 2), np.float32)
+    return dense_graph(
+        [w], [np.zeros(2)], input_name="x", input_type="FP32", row_shape=(3,), scale=None
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "words"),
+    [
+        (lambda: two_inputs(), ["--features", "a,b"], "2 inputs"),
+        (lambda: int64_input(), ["--features", "a,b"], "tensor(int64)"),
+        (lambda: symbolic_width(), ["--features", "a,b"], "symbolic sizes"),
+        (lambda: features_3(), ["--features", "a,b"], "one input.features entry per column"),
+        (lambda: random_mlp(0), ["--image", "20x20"], "height*width must equal"),
+        (lambda: nonfinite_mlp("nan"), ["--image", "28x28"], "not finite"),
+        (lambda: b"not an onnx graph", ["--image", "28x28"], "ONNX Runtime cannot load"),
+    ],
+    ids=["two-inputs", "int64", "symbolic", "features", "image-size", "nan", "garbage"],
+)
+def test_graphs_the_service_cannot_serve_are_refused_saying_why(
+    tmp_path: Path, model: object, options: list[str], words: str
+) -> None:
+    built = model()  # type: ignore[operator]
+    path = tmp_path / "model.onnx"
+    path.write_bytes(built if isinstance(built, bytes) else built.SerializeToString())
+    labels = "a,b" if "--features" in options else DIGITS
+    run = logitserve(
+        "publish",
+        str(path),
+        "--name",
+        "byo",
+        "--task",
+        "multiclass",
+        "--labels",
+        labels,
+        *options,
+        "--models-dir",
+        str(tmp_path / "models"),
+    )
+    assert run.returncode == 1, run.stdout
+    assert words in run.stderr and run.stderr.startswith("logitserve publish: error:"), run.stderr
+    assert not (tmp_path / "models" / "byo" / "1").exists()
+
+
+def test_a_graph_with_external_weight_files_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    onnx.save_model(
+        random_mlp(0), path, save_as_external_data=True, location="weights.bin", size_threshold=0
+    )
+    run = logitserve(
+        "publish",
+        str(path),
+        "--name",
+        "byo",
+        "--task",
+        "multiclass",
+        "--labels",
+        DIGITS,
+        "--image",
+        "28x28",
+        "--models-dir",
+        str(tmp_path / "models"),
+    )
+    assert run.returncode == 1 and "external data" in run.stderr, run.stderr
+
+
+def test_labels_that_do_not_fit_the_outputs_are_refused(tmp_path: Path) -> None:
+    run = logitserve(
+        "publish",
+        str(save(tmp_path, random_mlp(0))),
+        "--name",
+        "byo",
+        "--task",
+        "multiclass",
+        "--labels",
+        "a,b,c",
+        "--image",
+        "28x28",
+        "--models-dir",
+        str(tmp_path / "models"),
+    )
+    assert run.returncode == 1 and "labels must name every output column" in run.stderr
