@@ -29,6 +29,7 @@ from service.inflight import InFlight
 from service.metrics import Metrics
 from service.model import ModelLoader
 from service.registry import Registry, ReloadTimings
+from service.reports import Reports
 from service.runtime import Runtime
 from service.settings import Settings
 from service.tuning import (
@@ -68,13 +69,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         settings.cuda_conv_algo_search,
     )
     loader = ModelLoader(runtime, settings.max_model_bytes, batching, metrics)
+    disk = Disk(settings.disk_timeout_s)
     registry = Registry(
         settings.models_dir,
         loader,
         on_publish=metrics.set_models,
         on_routes=metrics.set_routes,
         strict_readiness=settings.strict_readiness,
-        disk=Disk(settings.disk_timeout_s),
+        disk=disk,
         timings=ReloadTimings(
             removal_grace_s=settings.removal_grace_s, retry_max_s=settings.retry_max_s
         ),
@@ -84,7 +86,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     decoders = settings.image_decoders or min(2, max(1, usable_cpus() // 2))
     uploads = Uploads(settings.max_image_pixels, settings.max_upload_pixels, decoders)
     dataplane = DataPlane(registry, settings.max_instances)
-    services = Services(settings, registry, dataplane, metrics, uploads)
+    services = Services(settings, registry, dataplane, metrics, uploads, Reports(disk))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

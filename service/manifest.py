@@ -78,6 +78,45 @@ class OutputSpec(BaseModel):
         return self.shape[1]
 
 
+# The report files a reader serves, by extension: the content type is the service's choice,
+# never the manifest's (a "text/html" report would run scripts on the service's own origin).
+REPORT_MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".md": "text/markdown; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".csv": "text/csv; charset=utf-8",
+}
+
+
+class ReportFile(BaseModel):
+    """One file of the report beside a version: a plain name in the version folder (no
+    folders, no dot files), of a type the service serves, with its sha256."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    file: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    title: str = Field("", max_length=200)
+
+    @field_validator("file")
+    @classmethod
+    def _served_type(cls, file: str) -> str:
+        if ".." in file or _extension(file) not in REPORT_MEDIA_TYPES:
+            raise ValueError(f"a report file is one of {', '.join(REPORT_MEDIA_TYPES)}")
+        return file
+
+    @property
+    def media_type(self) -> str:
+        return REPORT_MEDIA_TYPES[_extension(self.file)]
+
+
+def _extension(file: str) -> str:
+    dot = file.rfind(".")
+    return file[dot:].lower() if dot > 0 else ""
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     format: Literal[1]
@@ -89,6 +128,11 @@ class Manifest(BaseModel):
     output: OutputSpec
     threshold: float | None = Field(None, gt=0, lt=1)
     metrics: dict[str, float | None] = {}  # None: not computable (e.g. one class in a dry run)
+    # Versions from before the three-way split have none, and their `metrics` are validation's.
+    validation_metrics: dict[str, float | None] | None = None
+    primary_metric: str | None = None
+    # For people, optional to serving: entries a reader cannot serve are left out, not fatal.
+    report_files: list[ReportFile] = []
     parity: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
     training: dict[str, Any] | None = None
@@ -102,6 +146,42 @@ class Manifest(BaseModel):
         if task not in TASKS:
             raise ValueError(f"the task must be one of {', '.join(TASKS)}")
         return task
+
+    @field_validator("report_files", mode="before")
+    @classmethod
+    def _servable_reports(cls, entries: Any) -> list[ReportFile]:
+        if not isinstance(entries, list):
+            return []
+        kept: dict[str, ReportFile] = {}
+        for entry in entries[:100]:
+            try:
+                report = ReportFile.model_validate(entry)
+            except ValueError:
+                continue
+            kept.setdefault(report.file, report)
+        return list(kept.values())
+
+    @field_validator("primary_metric", mode="before")
+    @classmethod
+    def _primary_is_a_name(cls, name: Any) -> str | None:
+        return name if isinstance(name, str) and 0 < len(name) <= 100 else None
+
+    @property
+    def primary(self) -> tuple[str, float | None] | None:
+        """(name, value) of the one metric to show when only one is shown, if the manifest
+        names one that it has."""
+        name = self.primary_metric
+        if name is None or name not in self.metrics:
+            return None
+        return name, self.metrics[name]
+
+    @property
+    def metrics_split(self) -> str:
+        """Which split `metrics` were measured on."""
+        return "test" if self.validation_metrics is not None else "validation"
+
+    def report(self, file: str) -> ReportFile | None:
+        return next((r for r in self.report_files if r.file == file), None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:

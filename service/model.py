@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -57,6 +58,7 @@ class LoadedModel:
     session: Session
     batcher: Batcher
     metrics: VersionMetrics
+    folder: Path | None = None  # the version folder it was read from (its report lives there)
 
     async def infer(self, rows: np.ndarray) -> BatchResult:
         """(logits, probabilities) for `rows`, batched with concurrent requests."""
@@ -85,4 +87,6 @@ class ModelLoader:
         metrics = self._metrics.version(folder.name, str(folder.version))
         batcher = self._batching.batcher(scorer(session.run, manifest), metrics.observe_batch)
         task = TASKS[manifest.task]
-        return LoadedModel(folder.name, folder.version, manifest, task, session, batcher, metrics)
+        return LoadedModel(
+            folder.name, folder.version, manifest, task, session, batcher, metrics, folder.path
+        )

@@ -14,6 +14,7 @@ from service.dataplane import DataPlane
 from service.metrics import Metrics
 from service.model import LoadedModel
 from service.registry import Registry
+from service.reports import Reports
 from service.settings import Settings
 
 
@@ -24,6 +25,7 @@ class Services:
     dataplane: DataPlane
     metrics: Metrics
     uploads: Uploads
+    reports: Reports
 
 
 @dataclass

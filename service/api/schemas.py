@@ -150,6 +150,19 @@ class InputInfo(BaseModel):
     accepts: str = Field(description="what an instance looks like")
 
 
+class PrimaryMetric(BaseModel):
+    name: str = Field(description="the one of the version's metrics to show alone")
+    value: float | None
+    split: Literal["test", "validation"]
+
+
+class ReportLink(BaseModel):
+    file: str
+    title: str
+    media_type: str
+    url: str
+
+
 class VersionInfo(BaseModel):
     version: int
     state: Literal["ready", "failed", "unloaded"]
@@ -160,7 +173,14 @@ class VersionInfo(BaseModel):
         None, description="on CUDA: calls with fewer rows run on the CPU (0: none do)"
     )
     metrics: dict[str, float | None] | None = Field(None, description="on held-out data")
+    metrics_split: Literal["test", "validation"] | None = Field(
+        None, description="test: a split nothing chose anything on; validation: older versions"
+    )
+    primary_metric: PrimaryMetric | None = None
     created_at: str | None = None
+    report: list[ReportLink] = Field(
+        default_factory=list, description="the model card and figures beside the version"
+    )
     role: Literal["default", "canary", "candidate", "promoted", "older"] | None = Field(
         None, description="a loaded version's part in serving"
     )
@@ -172,6 +192,9 @@ class ModelSummary(BaseModel):
     ready: bool
     serving_version: int | None
     task: str | None
+    primary_metric: PrimaryMetric | None = Field(
+        None, description="the serving version's primary metric, on its test split"
+    )
     reason: str | None = None
 
 

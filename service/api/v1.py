@@ -14,6 +14,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from service import reports
 from service.api import v1_codec
 from service.api.body import read_body
 from service.api.context import ServicesDep, context, services
@@ -67,7 +68,10 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
                 "provider_fallback": m.session.fallback,
                 "cpu_below_rows": m.session.cpu_below_rows,
                 "metrics": m.manifest.metrics,
+                "metrics_split": m.manifest.metrics_split,
+                "primary_metric": _primary(m.manifest),
                 "created_at": m.manifest.created_at,
+                "report": reports.links(m),
             }
         versions.append(info)
     detail: dict[str, object] = {
@@ -98,6 +102,14 @@ def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
     return detail
 
 
+def _primary(manifest: Manifest) -> dict[str, object] | None:
+    primary = manifest.primary
+    if primary is None:
+        return None
+    name, value = primary
+    return {"name": name, "value": value, "split": manifest.metrics_split}
+
+
 @router.get("/v1/models", response_model=ModelList)
 def list_models(svc: ServicesDep) -> Response:
     models = []
@@ -109,6 +121,7 @@ def list_models(svc: ServicesDep) -> Response:
                 "ready": status.ready,
                 "serving_version": serving.version if serving else None,
                 "task": serving.task.name if serving else None,
+                "primary_metric": _primary(serving.manifest) if serving else None,
                 "reason": status.reason,
             }
         )
@@ -130,6 +143,34 @@ def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
     if number not in status.versions:
         raise NotFound(f"model '{name}' has no version {number}")
     return json_response(_detail(status, only=number))
+
+
+@router.get(
+    "/v1/models/{name}/versions/{version}/report/{file}",
+    response_class=Response,
+    responses={
+        200: {"description": "the file, with the content type its extension gives"},
+        **error_responses(400, 404),
+    },
+)
+async def report_file(
+    request: Request, svc: ServicesDep, name: str, version: str, file: str
+) -> Response:
+    """A file of the version's report (model card, figures): only files its manifest lists."""
+    model = svc.registry.resolve(name, version)
+    report = await svc.reports.read(model, file)
+    etag = f'"{report.entry.sha256}"'
+    headers = {
+        "ETag": etag,
+        # Never sniffed, never a document that runs anything: a report is data to look at.
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Disposition": f'inline; filename="{report.entry.file}"',
+        "Cache-Control": "no-cache",  # a version folder may be published again: revalidate
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(report.content, media_type=report.entry.media_type, headers=headers)
 
 
 def query_string(request: Request) -> str:
