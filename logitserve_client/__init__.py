@@ -38,6 +38,7 @@ from logitserve_client._results import (
     ModelSummary,
     Prediction,
     Predictions,
+    PrimaryMetric,
     VersionInfo,
 )
 from logitserve_client._version import __version__
@@ -62,6 +63,7 @@ __all__ = [
     "PayloadTooLarge",
     "Prediction",
     "Predictions",
+    "PrimaryMetric",
     "RequestFailed",
     "ServiceUnavailable",
     "TimedOut",

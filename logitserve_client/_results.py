@@ -13,6 +13,16 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class PrimaryMetric:
+    """The one metric a model is judged by, and the split it was measured on (`test`: one that
+    nothing was chosen on; `validation`: a version from before the three-way split)."""
+
+    name: str
+    value: float | None
+    split: str
+
+
+@dataclass(frozen=True)
 class ModelSummary:
     """One line of `GET /v1/models`."""
 
@@ -22,9 +32,11 @@ class ModelSummary:
     task: str | None
     reason: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    primary_metric: PrimaryMetric | None = None
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ModelSummary:
+        primary = doc.get("primary_metric")
         return cls(
             name=doc["name"],
             ready=bool(doc["ready"]),
@@ -32,6 +44,9 @@ class ModelSummary:
             task=doc.get("task"),
             reason=doc.get("reason"),
             raw=doc,
+            primary_metric=PrimaryMetric(primary["name"], primary.get("value"), primary["split"])
+            if primary
+            else None,
         )
 
 

@@ -112,6 +112,7 @@ def image_manifest(
         },
         "threshold": None if task == "multiclass" else 0.5,
         "metrics": {"accuracy": 0.5},
+        "primary_metric": "accuracy",
         "created_at": "2026-11-26T00:00:00Z",
     }
 

@@ -17,6 +17,7 @@ from logitserve_client import (
     InputError,
     NotFound,
     Predictions,
+    PrimaryMetric,
     Unauthorized,
 )
 from tests.client.conftest import API_KEY
@@ -45,6 +46,9 @@ def test_lists_the_models_with_task_and_serving_version(client: Client) -> None:
     assert {"mnist", "mnist-cnn", "multilabel", "tshirt", "course"} <= set(models)
     assert models["mnist"].ready and models["mnist"].serving_version == 1
     assert models["tshirt"].task == "binary"
+    # The test repository's versions predate the three-way split: no validation_metrics.
+    assert models["mnist"].primary_metric == PrimaryMetric("accuracy", 0.5, "validation")
+    assert models["tshirt"].primary_metric is None  # its manifest names none
 
 
 def test_model_metadata_is_typed(client: Client) -> None:
