@@ -1,8 +1,10 @@
 """Bring your own ONNX: publish a graph trained anywhere as the next version of a model, with
-the service's own checks, from the service's install (no torch, no onnx package).
+the service's own checks, from the service's install (no torch).
 
 The graph is read by ONNX Runtime (a graph it cannot read, or one with external data, is
-refused with its reason), its input and output are taken from the graph and what the user
+refused with its reason) and then checked by `onnx.checker`, which refuses graphs that break
+the ONNX specification even where this ONNX Runtime happens to run them (a later release, or
+another runtime, need not); its input and output are taken from the graph and what the user
 says (`--image HxW` or `--features a,b,c`, the task and the labels), the manifest is built
 and validated by the model the service reads it with, the version is created exactly as the
 service will create it (shape checks, warm-up, finite logits), evaluated on held-out data if
@@ -76,6 +78,7 @@ def publish(request: Request, models_dir: Path) -> Published:
     runtime = Runtime(["CPUExecutionProvider"], intra_op_threads=0)
     try:
         graph = runtime.describe(data)
+        _check_specification(data)
         manifest = _manifest(request, graph, hashlib.sha256(data).hexdigest())
         session = runtime.create(data, manifest)
     except LoadError as exc:
@@ -91,6 +94,19 @@ def publish(request: Request, models_dir: Path) -> Published:
     document = manifest.model_dump(mode="json") | {"metrics": metrics, "dataset": dataset}
     version, path = _commit(models_dir, request.name, data, document)
     return Published(request.name, version, path, metrics)
+
+
+def _check_specification(data: bytes) -> None:
+    # Imported here: the service itself never needs the onnx package, only this command.
+    import onnx
+
+    try:
+        onnx.checker.check_model(onnx.load_model_from_string(data))
+    except (onnx.checker.ValidationError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PublishError(
+            f"the graph breaks the ONNX specification (onnx.checker): {first}"
+        ) from None
 
 
 def _manifest(request: Request, graph: graphs.Graph, sha256: str) -> Manifest:

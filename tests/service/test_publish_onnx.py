@@ -19,9 +19,10 @@ from tests.builders import course_dense_model, dense_graph, nonfinite_mlp, rando
 from tests.servers import running_process
 
 DIGITS = "0,1,2,3,4,5,6,7,8,9"
-# The subprocess cannot import torch or the onnx package: publishing needs neither.
+# The subprocess cannot import torch: publishing needs only the service's install (which
+# has the onnx package, for its checker).
 WITHOUT_TORCH = (
-    "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; "
+    "import sys; sys.modules['torch'] = None; "
     "from service.__main__ import main; main(sys.argv[1:]); "
     "assert 'torch' not in sys.modules or sys.modules['torch'] is None"
 )
@@ -197,6 +198,17 @@ def symbolic_width() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
 
 
+def unnamed_graph() -> onnx.ModelProto:
+    """ONNX Runtime runs it; the specification requires a graph's name."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["logits"])],
+        "",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 2])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
 def features_3() -> onnx.ModelProto:
     w = np.ones((3, 2), np.float32)
     return dense_graph(
@@ -214,8 +226,9 @@ def features_3() -> onnx.ModelProto:
         (lambda: random_mlp(0), ["--image", "20x20"], "height*width must equal"),
         (lambda: nonfinite_mlp("nan"), ["--image", "28x28"], "not finite"),
         (lambda: b"not an onnx graph", ["--image", "28x28"], "ONNX Runtime cannot load"),
+        (lambda: unnamed_graph(), ["--features", "a,b"], "(onnx.checker): Field 'name'"),
     ],
-    ids=["two-inputs", "int64", "symbolic", "features", "image-size", "nan", "garbage"],
+    ids=["two-inputs", "int64", "symbolic", "features", "image-size", "nan", "garbage", "spec"],
 )
 def test_graphs_the_service_cannot_serve_are_refused_saying_why(
     tmp_path: Path, model: object, options: list[str], words: str
