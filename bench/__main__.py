@@ -279,6 +279,10 @@ def against_previous(medians: dict[tuple[str, str], Result]) -> list[str]:
     return lines
 
 
+def has_grpc(checkout: Path) -> bool:
+    return (checkout / "service" / "grpc").is_dir()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
@@ -355,7 +359,8 @@ def main() -> None:
         ready_s, rss = servers["service"].ready_s, servers["service"].rss_mb()
         if args.previous:
             python = str(args.previous / ".venv" / "bin" / "python")
-            argv = service_argv(args.previous / "models", python=python)
+            # The same models as this checkout's: the comparison is of the code alone.
+            argv = service_argv(args.models_dir, python=python, grpc=has_grpc(args.previous))
             servers["previous"] = stack.enter_context(
                 server(argv, "/v2/health/ready", cwd=args.previous)
             )

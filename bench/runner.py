@@ -181,7 +181,10 @@ def wrk(
     )
 
 
-def service_argv(models_dir: Path, *options: str, python: str = sys.executable) -> list[str]:
+def service_argv(
+    models_dir: Path, *options: str, python: str = sys.executable, grpc: bool = True
+) -> list[str]:
+    # gRPC off, but said only to a service that knows the option (`--previous` may not).
     return [
         python,
         "-m",
@@ -193,8 +196,7 @@ def service_argv(models_dir: Path, *options: str, python: str = sys.executable) 
         "--no-access-log",
         "--host",
         "127.0.0.1",
-        "--grpc-port",
-        "0",
+        *(["--grpc-port", "0"] if grpc else []),
         *options,
     ]
 
