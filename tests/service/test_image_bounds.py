@@ -129,3 +129,52 @@ def test_a_request_may_declare_only_so_many_pixels_in_all(repository: Path) -> N
         "the 3 images declare 48000000 pixels together, more than the limit of 32000000 per "
         "request: send fewer or smaller images"
     )
+
+
+def test_small_uploads_take_a_wider_lane_of_their_own_and_large_ones_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Large uploads decode `image_decoders` at a time; small ones (what most uploads are) up
+    to SMALL_LANE at a time beside them, never queued behind a large one."""
+    import asyncio
+    import threading
+    import time
+
+    from service.api import uploads as module
+    from service.api.uploads import SMALL_LANE, SMALL_PIXELS, Uploads
+
+    running = {"small": 0, "large": 0}
+    most = {"small": 0, "large": 0}
+    small_beside_large = []
+    lock = threading.Lock()
+
+    def decode(blobs: list[bytes], names: list[str], manifest: object, limit: int) -> object:
+        kind = blobs[0].decode()
+        with lock:
+            running[kind] += 1
+            most[kind] = max(most[kind], running[kind])
+            small_beside_large.append(kind == "small" and running["large"] > 0)
+        time.sleep(0.05)
+        with lock:
+            running[kind] -= 1
+        return kind
+
+    monkeypatch.setattr(module.v1_codec, "decode_images", decode)
+    monkeypatch.setattr(
+        module.images,
+        "declared_pixels",
+        lambda blob: SMALL_PIXELS if blob == b"small" else SMALL_PIXELS + 1,
+    )
+
+    async def scenario() -> list[object]:
+        lanes = Uploads(max_image_pixels=10**9, max_upload_pixels=10**9, decoders=1)
+        calls = [lanes.rows([b"large"], ["l"], None) for _ in range(3)]  # type: ignore[arg-type]
+        calls += [lanes.rows([b"small"], ["s"], None) for _ in range(12)]  # type: ignore[arg-type]
+        return list(await asyncio.gather(*calls))
+
+    answers = asyncio.run(scenario())
+    assert answers == ["large"] * 3 + ["small"] * 12
+    assert most["large"] == 1
+    # The default thread pool (cores + 4 threads) may bound the small lane further.
+    assert 2 <= most["small"] <= SMALL_LANE
+    assert any(small_beside_large)
