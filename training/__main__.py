@@ -3,8 +3,9 @@
 import os
 import sys
 
-# What the `train` extra brings (pyproject.toml); `make serve` installs none of it.
-TRAIN_EXTRA = {"typer", "torch", "onnx", "onnxscript", "mlxtend", "tqdm", "matplotlib"}
+# What the `train` extra brings (pyproject.toml; scikit-learn imports as sklearn); `make serve`
+# installs none of it.
+TRAIN_EXTRA = {"typer", "torch", "onnxscript", "mlxtend", "sklearn", "tqdm", "matplotlib"}
 INSTALL_HINT = (
     "the training commands need the train extra: run `make train` (torch, then "
     "pip install -e '.[train]' into .venv)"

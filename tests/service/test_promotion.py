@@ -178,6 +178,30 @@ def test_a_canary_takes_its_share_of_requests_without_a_version(repo: Path) -> N
         assert {served(client) for _ in range(20)} == {"2"}
 
 
+def test_metadata_and_config_describe_the_default_version_never_a_canary_draw(
+    repo: Path,
+) -> None:
+    configure(repo, GATE)
+    # A candidate with another input shape, so that which version is described shows.
+    manifest = image_manifest("mnist", 2, flat=False) | {"metrics": {"accuracy": 0.874}}
+    publish(repo, random_mlp(2, row_shape=(28, 28)), manifest)
+    with (
+        running_process(repo, reload_interval_s="0.2", control_token=TOKEN) as srv,
+        httpx.Client(base_url=srv.url, headers=AUTH, timeout=10) as client,
+    ):
+        r = client.post("/v2/repository/models/mnist/versions/2/canary", json={"weight": 50})
+        assert r.status_code == 200, r.text
+        shapes = {
+            tuple(client.get("/v2/models/mnist").json()["inputs"][0]["shape"]) for _ in range(30)
+        }
+        configs = [client.get("/v2/models/mnist/config").json() for _ in range(30)]
+        assert shapes == {(-1, 784)}
+        assert {tuple(c["input"][0]["dims"]) for c in configs} == {(784,)}
+        assert configs[0]["version_policy"] == {"all": {}}  # serving.json's policy
+        v2 = client.get("/v2/models/mnist/versions/2/config").json()
+        assert v2["input"][0]["dims"] == [28, 28]
+
+
 def test_the_version_policy_decides_what_loads_and_is_hot_reloaded(repo: Path) -> None:
     for version in (2, 3):
         publish_mnist(repo, version, 0.9)
@@ -193,10 +217,14 @@ def test_the_version_policy_decides_what_loads_and_is_hot_reloaded(repo: Path) -
         r = client.post("/v2/models/mnist/versions/1/infer", json=PIXELS)
         assert r.status_code == 503 and "version policy" in r.json()["error"]
         assert client.get("/v2/models/mnist").json()["versions"] == ["3"]
+        policy = client.get("/v2/models/mnist/config").json()["version_policy"]
+        assert policy == {"latest": {"num_versions": 1}}
 
         configure(repo, {"version_policy": {"specific": {"versions": [1, 3]}}, "default": 1})
         wait_until(lambda: answering(client) == "1")
         assert client.get("/v2/models/mnist").json()["versions"] == ["1", "3"]
+        config = client.get("/v2/models/mnist/config").json()
+        assert config["version_policy"] == {"specific": {"versions": [1, 3]}}
         assert served(client, "/v2/models/mnist/versions/3/infer") == "3"
 
         configure(repo, {"version_policy": {"latest": {"num_versions": 0}}})  # invalid
