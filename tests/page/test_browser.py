@@ -133,6 +133,22 @@ def test_a_drawn_seven_shows_both_digit_models_bars_label_and_version(
     screenshot(browser, screenshots / "page-drawn-seven.png")
 
 
+def test_each_answer_says_how_well_its_version_does_and_links_its_model_card(
+    browser: Any, shipped_server: RunningServer
+) -> None:
+    open_page(browser, shipped_server)
+    draw(browser, "digit-canvas", SEVEN)
+    for model in ("mnist", "mnist-cnn"):
+        detail = httpx.get(f"{shipped_server.url}/v1/models/{model}").json()
+        metric = detail["versions"][0]["primary_metric"]
+        about = result(browser, model).find_element("css selector", ".about")
+        assert f"test accuracy {100 * metric['value']:.1f}%" in about.text
+        card = about.find_element("css selector", "a").get_attribute("href")
+        answer = httpx.get(card)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "text/markdown; charset=utf-8"
+
+
 def test_a_digit_drawn_by_touch_is_read_too(
     browser: Any, shipped_server: RunningServer, screenshots: Path
 ) -> None:
