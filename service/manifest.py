@@ -129,7 +129,8 @@ class Manifest(BaseModel):
     threshold: float | None = Field(None, gt=0, lt=1)
     metrics: dict[str, float | None] = {}  # None: not computable (e.g. one class in a dry run)
     # Versions from before the three-way split have none, and their `metrics` are validation's.
-    validation_metrics: dict[str, float | None] | None = None
+    # Read only for its presence: a shape this reader does not know must not stop serving.
+    validation_metrics: Any = None
     primary_metric: str | None = None
     # For people, optional to serving: entries a reader cannot serve are left out, not fatal.
     report_files: list[ReportFile] = []

@@ -8,7 +8,7 @@ memory uploads can take is bounded by `image_decoders` x `max_upload_pixels`, pl
 
 Small uploads (a phone's crop of a digit, a scan of a few hundred pixels a side: what most
 uploads are) take their own, wider lane: queued one at a time behind each other they cost
-half again as much CPU per request in hand-offs (BENCHMARKS.md, "Load and hardening"), and
+half again as much CPU per request in hand-offs (BENCHMARKS.md, "Latest"), and
 eight of them at once take a few tens of MB.
 """
 

@@ -64,6 +64,13 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "page.html").write_bytes(b"<script>")
     (folder / "nosha.png").write_bytes(PNG)
     older = image_manifest("older", 1) | {"primary_metric": "accuracy", "report_files": "junk"}
+    # Fields for people in shapes this reader does not know: the version still serves.
+    publish(
+        root,
+        random_mlp(2),
+        image_manifest("odd", 1)
+        | {"primary_metric": ["accuracy"], "validation_metrics": {"accuracy": {"mean": 0.9}}},
+    )
     publish(root, random_mlp(1), older)
     return root
 
@@ -177,6 +184,15 @@ def test_a_manifest_with_a_broken_report_list_still_serves(client: httpx.Client)
     assert detail["versions"][0]["report"] == []
     # No validation_metrics: its metrics are from before the three-way split.
     assert detail["versions"][0]["metrics_split"] == "validation"
+
+
+def test_unknown_shapes_of_the_fields_for_people_never_stop_a_version(
+    client: httpx.Client,
+) -> None:
+    detail = client.get("/v1/models/odd").json()
+    assert detail["ready"] is True
+    assert detail["versions"][0]["primary_metric"] is None
+    assert detail["versions"][0]["metrics_split"] == "test"
 
 
 def test_the_listing_shows_each_models_primary_test_metric(client: httpx.Client) -> None:
