@@ -43,7 +43,7 @@ class Specific(_Strict):
 
 
 class All(_Strict):
-    pass
+    """Triton's `{"all": {}}`: every version folder loads."""
 
 
 class VersionPolicy(_Strict):

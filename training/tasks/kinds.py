@@ -13,6 +13,7 @@ here and nothing else.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,8 @@ class Mistake:
     probability: float
 
 
-class Kind:
-    """The base policy; the three kinds below fill it in."""
+class Kind(ABC):
+    """The base policy; the three kinds below fill in what differs."""
 
     name: ClassVar[TaskKind]
     activation: ClassVar[Literal["softmax", "sigmoid"]]
@@ -73,19 +74,21 @@ class Kind:
         t = 0.5 if threshold is None else threshold
         return (logits >= np.log(t / (1 - t))).astype(np.int64)
 
+    @abstractmethod
     def metrics(self, logits: np.ndarray, y: np.ndarray, threshold: float | None) -> m.Metrics:
-        raise NotImplementedError
+        """The kind's held-out metrics, by the names the manifest uses."""
 
     def calibration_pairs(self, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(confidence, outcome): each probability the model states and whether it came true."""
         return self.probabilities(logits).reshape(-1), y.reshape(-1)
 
+    @abstractmethod
     def mistakes(
         self, logits: np.ndarray, y: np.ndarray, threshold: float | None, labels: Sequence[str]
     ) -> list[Mistake]:
         """Every wrong answer, the most confident first."""
-        raise NotImplementedError
 
+    @abstractmethod
     def draw_diagnostic(
         self,
         logits: np.ndarray,
@@ -95,7 +98,7 @@ class Kind:
         path: Path,
         title: str,
     ) -> None:
-        raise NotImplementedError
+        """The kind's own report figure (`diagnostic`) at `path`."""
 
 
 class Multiclass(Kind):
