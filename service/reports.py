@@ -19,6 +19,7 @@ from service.disk import Disk, read_regular_file
 from service.errors import NotFound
 from service.manifest import ReportFile
 from service.model import LoadedModel
+from service.repository import inside
 
 # A figure is a few hundred KB; a report file larger than this is not one we wrote.
 MAX_REPORT_BYTES = 16 * 1024 * 1024
@@ -71,8 +72,9 @@ class Reports:
 
 def _read(folder: Path, file: str, limit: int) -> bytes:
     path = folder / file
-    # The name is plain (the manifest's pattern); a link in its place may still point out.
-    if not path.resolve().is_relative_to(folder.resolve()):
+    # The name is plain (the manifest's pattern); a link in its place may still point out,
+    # or loop (the repository's own check, which a loop cannot crash).
+    if not inside(path, folder.resolve()):
         raise PermissionError("it links outside the version folder")
     return read_regular_file(path, limit)
 

@@ -79,7 +79,7 @@ class ModelFolder:
     unreadable: dict[str, str] = field(default_factory=dict)
 
 
-def _inside(path: Path, root: Path) -> bool:
+def inside(path: Path, root: Path) -> bool:
     """Whether path, links followed (even a dangling one), stays inside root."""
     try:
         return path.resolve().is_relative_to(root)
@@ -103,7 +103,7 @@ def scan_model(root: Path, name: str) -> ModelFolder:
     root = root.resolve()
     found = ModelFolder(name=name)
     model_dir = root / name
-    if not _inside(model_dir, root):
+    if not inside(model_dir, root):
         found.error = "links outside the model repository"
         return found
     try:
@@ -128,12 +128,12 @@ def scan_model(root: Path, name: str) -> ModelFolder:
             continue
         version = int(entry.name)
         path = model_dir / entry.name
-        if not _inside(path, root):
+        if not inside(path, root):
             found.broken[version] = "links outside the model repository"
         elif not path.is_dir():
             found.broken[version] = "not a folder"
         elif not all(
-            _inside(path / f, root) for f in (MODEL_FILE, MANIFEST_FILE) if (path / f).is_symlink()
+            inside(path / f, root) for f in (MODEL_FILE, MANIFEST_FILE) if (path / f).is_symlink()
         ):
             found.broken[version] = "a file links outside the model repository"
         else:
@@ -145,7 +145,7 @@ def _read_small(found: ModelFolder, path: Path, root: Path) -> None:
     """serving.json or control.json into `found`, or why it cannot be read."""
     limit = SMALL_FILES[path.name]
     try:
-        if not _inside(path, root):
+        if not inside(path, root):
             raise LoadError("links outside the model repository")
         data = read_regular_file(path, limit)
     except FileNotFoundError:

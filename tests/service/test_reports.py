@@ -50,6 +50,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
             entry("escape.png", outside.read_bytes()),  # a link out of the folder, below
             entry("missing.png", PNG),
             entry("fifo.png", b""),
+            entry("loop.png", b""),  # a link to itself, below
             entry("../manifest.json", b"{}"),  # not a plain name: left out
             entry("page.html", b"<script>"),  # not a type a report is served as: left out
             {"file": "nosha.png"},  # no sha256: left out
@@ -61,6 +62,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "edited.png").write_bytes(PNG + b" edited")
     (folder / "escape.png").symlink_to(outside)
     os.mkfifo(folder / "fifo.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
     (folder / "page.html").write_bytes(b"<script>")
     (folder / "nosha.png").write_bytes(PNG)
     older = image_manifest("older", 1) | {"primary_metric": "accuracy", "report_files": "junk"}
@@ -100,6 +102,7 @@ def test_a_version_links_the_report_files_it_can_serve(client: httpx.Client) -> 
         "edited.png",
         "escape.png",
         "fifo.png",
+        "loop.png",
         "missing.png",
     ]
     assert links["README.md"] == {
@@ -143,6 +146,7 @@ def test_a_client_that_has_the_file_is_told_so(client: httpx.Client) -> None:
         ("escape.png", "links outside the version folder"),
         ("missing.png", "no such file"),
         ("fifo.png", "not a regular file"),
+        ("loop.png", "links outside the version folder"),
     ],
 )
 def test_anything_else_is_not_found_and_says_why(client: httpx.Client, file: str, why: str) -> None:
