@@ -120,6 +120,22 @@ def test_concurrent_worst_uploads_stay_far_below_the_memory_limit(repository: Pa
     assert peak < 512, f"the server peaked at {peak:.0f} MB"
 
 
+def test_the_small_lane_at_its_worst_stays_far_below_the_memory_limit(repository: Path) -> None:
+    """Sixteen clients at once, each with the largest small upload (1,024 x 1,024 RGBA, just
+    at SMALL_PIXELS): eight decode together in the small lane, beside the large-image bound."""
+    from service.api.uploads import SMALL_PIXELS
+
+    small = photo(1024, SMALL_PIXELS // 1024)
+    args = ("--reload-interval-s", "0", "--no-access-log", "--image-decoders", "2")
+    with running_process(repository, *args) as server:
+        assert upload(server, [small]).status_code == 200  # warm
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: upload(server, [small]), range(48)))
+        assert [r.status_code for r in answers] == [200] * 48
+        peak = high_water_mb(server.process.pid)
+    assert peak < 512, f"the server peaked at {peak:.0f} MB"
+
+
 def test_a_request_may_declare_only_so_many_pixels_in_all(repository: Path) -> None:
     big = photo()
     with running_process(repository, "--reload-interval-s", "0") as server:
