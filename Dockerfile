@@ -93,6 +93,7 @@ COPY pyproject.toml /tmp/src/
 COPY service/ /tmp/src/service/
 COPY training/ /tmp/src/training/
 COPY uploads/ /tmp/src/uploads/
+COPY modelrepo/ /tmp/src/modelrepo/
 RUN pip install --no-deps --no-build-isolation /tmp/src && rm -rf /tmp/src
 # The CLI's defaults are relative (models/, checkpoints/): from this working directory they are
 # the two mount points. Both are world-writable with the sticky bit, like /tmp, so a run as the
@@ -116,11 +117,12 @@ CMD ["--help"]
 # Last, so a plain `docker build .` gives the serving image.
 FROM python AS serve
 COPY --from=serve-deps /opt/venv /opt/venv
-# Only the service package and the upload preprocessing it shares with training: the training
-# code and torch stay out of this image by design.
+# Only the service package and what it shares with training (the repository contract and the
+# upload preprocessing): the training code and torch stay out of this image by design.
 COPY service/ /app/service/
+COPY modelrepo/ /app/modelrepo/
 COPY uploads/ /app/uploads/
-RUN python -m compileall -q /app/service /app/uploads
+RUN python -m compileall -q /app/service /app/modelrepo /app/uploads
 # The shipped models; a volume mounted at /models replaces them.
 COPY models/ /models/
 WORKDIR /app

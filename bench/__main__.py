@@ -18,11 +18,11 @@ import numpy as np
 
 from bench import payloads, peers, session_options
 from bench.runner import Result, baseline_argv, pinning, server, service_argv, wrk
+from service.runtime.tuning import allocator_thresholds
 from service.settings import Settings
-from service.tuning import allocator_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
-# glibc reads these at start-up: what the service sets with mallopt (service/tuning.py).
+# glibc reads these at start-up: what the service sets with mallopt (service/runtime/tuning.py).
 _TRIM, _MMAP = allocator_thresholds(Settings().allocator_keep_mib)
 ALLOCATOR_ENV = {"MALLOC_TRIM_THRESHOLD_": str(_TRIM), "MALLOC_MMAP_THRESHOLD_": str(_MMAP)}
 
@@ -195,7 +195,7 @@ MATRIX = [
 # The service with one setting changed, against its defaults.
 VARIANTS = {
     "glibc's allocator defaults": ["--allocator-keep-mib", "0"],
-    # On one core, calls under 1 ms run on the event loop by default (service/tuning.py).
+    # On one core, calls under 1 ms run on the event loop by default (service/runtime/tuning.py).
     "every call on the thread": ["--inline-call-us", "0"],
 }
 VARIED = [

@@ -20,8 +20,8 @@ import numpy as np
 
 from bench import payloads
 from service.app import create_app
-from service.dataplane import DataPlane, Scored
-from service.model import LoadedModel
+from service.handlers.dataplane import DataPlane, Scored
+from service.runtime.loaded_model import LoadedModel
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/generate_grpc_code.py        (or: make grpc-code)
 
 The generated code is committed, so that installing the service needs no protobuf compiler
-(and the serve image no build step); tests/grpc/test_generated_code.py regenerates it into a
+(and the serve image no build step); tests/service/grpc/test_generated_code.py regenerates it into a
 temporary folder and fails if the committed code differs.
 
 It must be made by grpcio-tools 1.81.1 (protoc 6.33.5, the dev extra's pin): generated code

@@ -8,35 +8,18 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from typing import Any
 
-import uvicorn
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from pydantic_settings import CliApp
 
 from service import logs
-from service.server import uvicorn_options
 from service.settings import Settings, describe_errors
+from service.workers import STARTUP_FAILURE, supervise
 
 # prometheus-client's own variable (metrics.py reads it too).
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # The lifecycle commands (commands.py), named here so serving never imports them.
 COMMANDS = ("publish", "promote", "pin", "unpin", "canary", "load", "unload")
-
-
-def _export(settings: Settings) -> None:
-    """Hand the parsed settings to worker processes, which rebuild them from the environment."""
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        elif isinstance(value, list):
-            value = ",".join(value)
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        os.environ[f"LOGITSERVE_{name.upper()}"] = str(value)
 
 
 @contextlib.contextmanager
@@ -75,23 +58,25 @@ def _settings(argv: list[str]) -> Settings:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in COMMANDS:  # the lifecycle commands: publish, promote, pin, ...
-        from service.commands import main as command
+        from service.commands.lifecycle import main as command
 
         command(argv)
         return
     settings = _settings(argv)
     logs.configure(settings.log_level)
-    options: dict[str, Any] = {**uvicorn_options(settings), "loop": _fastest("uvloop")}
+    loop = _fastest("uvloop")
     if settings.workers > 1:
-        _export(settings)
         with _metrics_of_every_worker():
-            uvicorn.run("service.app:create_app", factory=True, workers=settings.workers, **options)
-    else:
-        # Imported here: with several workers, the supervisor never needs the app (or numpy,
-        # ONNX Runtime and FastAPI), which keeps it small.
-        from service.app import create_app
+            raise SystemExit(supervise(settings, loop))
+    # Imported here: with several workers, the supervisor never needs the app (or numpy,
+    # ONNX Runtime and FastAPI), which keeps it small.
+    from service.server import Server, StartupError
 
-        uvicorn.run(create_app(settings), **options)
+    try:
+        Server(settings, loop=loop).run()
+    except StartupError as exc:
+        print(f"python -m service: error: {exc}", file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE) from None
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""A real uvicorn server on a loopback port, in a thread of the test process: real sockets
-and HTTP parsing, a start in milliseconds, and the app's state reachable from the test."""
+"""A real server on a loopback port, in a thread of the test process: real sockets and HTTP
+parsing, a start in milliseconds, and the app's state reachable from the test."""
 
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from service.api.context import Services
+from service.api.deps import Services
 from service.api.gateway import Gateway
-from service.app import create_app
-from service.server import uvicorn_options
+from service.server import Server
 from service.settings import Settings
 
 # Every server process a test starts carries this in its environment (its workers inherit
@@ -67,20 +65,20 @@ def group_members(pgid: int) -> list[int]:
 class RunningServer:
     url: str
     port: int
-    server: uvicorn.Server
+    server: Server
     loop: asyncio.AbstractEventLoop
 
     @property
     def gateway(self) -> Gateway:
-        app = self.server.config.loaded_app
+        app = self.server.http_app
         while not isinstance(app, Gateway):
-            app = app.app  # through uvicorn's and CORS wrappers to the gateway
+            app = app.app  # through the CORS wrapper to the gateway
         return app
 
     @property
     def grpc_target(self) -> str:
         """host:port of its gRPC server (started with grpc_port=free_port())."""
-        grpc_server = self.gateway.app.state.grpc_server
+        grpc_server = self.server.grpc
         assert grpc_server is not None, "started without gRPC: pass grpc_port=free_port()"
         return f"127.0.0.1:{grpc_server.port}"
 
@@ -92,13 +90,11 @@ class RunningServer:
 
 @contextmanager
 def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
+    """The whole server (server.Server: the core, HTTP and, when asked, gRPC) on a thread."""
     # No gRPC unless a test asks for it, on a port of its own (see free_port).
     overrides = {"grpc_port": 0, **overrides}
     settings = Settings(models_dir=models_dir, providers=["CPUExecutionProvider"], **overrides)
-    options = {**uvicorn_options(settings), "host": "127.0.0.1", "port": 0}
-    options |= {"loop": "asyncio", "lifespan": "on", "timeout_graceful_shutdown": 5}
-    config = uvicorn.Config(create_app(settings), **options)
-    server = uvicorn.Server(config)
+    server = Server(settings, host="127.0.0.1", port=0, loop="asyncio", timeout_graceful_shutdown=5)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=lambda: loop.run_until_complete(server.serve()), daemon=True)
     thread.start()
@@ -107,11 +103,11 @@ def running(models_dir: Path, **overrides: Any) -> Iterator[RunningServer]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = server.http_port
     try:
         yield RunningServer(f"http://127.0.0.1:{port}", port, server, loop)
     finally:
-        server.should_exit = True
+        server.exit()
         thread.join(timeout=15)
         loop.close()
 

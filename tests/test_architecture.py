@@ -1,9 +1,12 @@
-"""The two halves share only the model repository format, and ``uploads``: the service never
-imports torch or the training package, training never imports the service, and ``uploads``
-(how an uploaded image becomes model input, which both must apply alike) imports neither half,
-nor torch, nor the web stack: numpy and Pillow only. Neither half has an import circle among
-its own modules. The client stands alone: it talks HTTP to a server and imports neither half,
-nor what the server runs on."""
+"""The two halves share only ``modelrepo`` (the model repository contract, written once) and
+``uploads`` (how an uploaded image becomes model input, which both must apply alike); each of
+those imports neither half, nor torch, nor the web stack. The service never imports torch or
+the training package, training never imports the service. Neither half has an import circle.
+
+Inside the service, the folders are layers and import only downward (``LAYERS``); the two
+transports, ``api/`` (HTTP) and ``grpc/``, are equals that never import each other; at most
+twelve modules sit at its top, and no two modules share a name. The client stands alone: it
+talks HTTP to a server and imports neither half, nor what the server runs on."""
 
 from __future__ import annotations
 
@@ -149,9 +152,12 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_service_and_training_have_no_import_circle() -> None:
-    graph = import_graph("service", "training")
-    assert "service.dataplane" in graph and "training.publish" in graph  # it read them
-    assert graph["service.dataplane"] >= {"service.registry", "service.model"}
+    graph = import_graph("service", "training", "modelrepo")
+    assert "service.handlers.dataplane" in graph and "training.pipeline" in graph  # it read them
+    assert graph["service.handlers.dataplane"] >= {
+        "service.serving.registry",
+        "service.runtime.loaded_model",
+    }
     circle = find_circle(graph)
     assert circle is None, " -> ".join(circle or [])
 
@@ -160,3 +166,84 @@ def test_the_circle_finder_finds_a_circle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_circle(graph) == ["a", "b", "c", "a"]
     assert find_circle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_contract_package_imports_neither_half_nor_torch_nor_the_web_stack() -> None:
+    modules = imported("import modelrepo.manifest, modelrepo.publish, modelrepo.control_state")
+    for banned in ("torch", "training", "service", "fastapi", "starlette", "onnxruntime", "numpy"):
+        assert not any(m == banned or m.startswith(banned + ".") for m in modules), banned
+    assert imports_of("modelrepo") <= {"__future__", "modelrepo", "pydantic"} | set(
+        sys.stdlib_module_names
+    )
+
+
+# The service's floors, top first: a module imports only modules of its own floor or below.
+LAYERS = [
+    {"service.__main__"},
+    {"service.workers"},
+    {"service.app", "service.server"},
+    {"service.api", "service.grpc", "service.commands"},
+    {"service.core"},
+    {"service.edge"},
+    {"service.handlers"},
+    {"service.serving"},
+    {"service.runtime"},
+    {"service.repository"},
+    {"service.protocol"},
+    {"service.metrics"},
+    {"service.settings", "service.errors", "service.logs", "service"},
+]
+
+
+def floor(module: str) -> int:
+    """The floor of a service module: that of its longest listed prefix."""
+    parts = module.split(".")
+    for length in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:length])
+        for number, rooms in enumerate(LAYERS):
+            if prefix in rooms:
+                return number
+    raise AssertionError(f"{module} is on no floor of LAYERS: give it one")
+
+
+def service_graph() -> dict[str, set[str]]:
+    graph = import_graph("service")
+    return {
+        module: {i for i in imports if not i.startswith("service.grpc.generated")}
+        for module, imports in graph.items()
+        if not module.startswith("service.grpc.generated")
+    }
+
+
+def test_the_service_layers_import_only_downward() -> None:
+    upward = [
+        f"{module} (floor {floor(module)}) imports {imported} (floor {floor(imported)})"
+        for module, imports in service_graph().items()
+        for imported in sorted(imports)
+        if floor(imported) < floor(module)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_the_transports_never_import_each_other() -> None:
+    graph = service_graph()
+    for module, imports in graph.items():
+        if module.startswith("service.grpc"):
+            assert not {i for i in imports if i.startswith("service.api")}, module
+        if module.startswith("service.api"):
+            assert not {i for i in imports if i.startswith("service.grpc")}, module
+
+
+def test_the_floor_check_sees_an_import_that_runs_back_up() -> None:
+    assert floor("service.serving.registry") > floor("service.handlers.dataplane")
+    assert floor("service.grpc.gate") == floor("service.api.gateway") < floor("service.edge.access")
+
+
+def test_the_service_keeps_few_modules_at_its_top_and_each_name_once() -> None:
+    top = sorted(p.name for p in (ROOT / "service").glob("*.py"))
+    assert len(top) <= 12, top
+    names: dict[str, list[str]] = {}
+    for path in (ROOT / "service").rglob("*.py"):
+        if path.name != "__init__.py" and "generated" not in path.parts:
+            names.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
+    assert not {n: p for n, p in names.items() if len(p) > 1}

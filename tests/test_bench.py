@@ -16,10 +16,10 @@ from bench.__main__ import PEER_SCENARIOS, SCENARIOS, against_peers
 from bench.in_process import cached_scores, lifespan, per_request_us
 from bench.peer_apps._model import Mnist
 from bench.runner import Result
+from modelrepo.manifest import Manifest
 from service.app import create_app
-from service.manifest import Manifest
-from service.model import scorer
-from service.runtime import Runtime, Session
+from service.runtime.loaded_model import scorer
+from service.runtime.sessions import Runtime, Session
 from service.settings import Settings
 
 MODELS = Path(__file__).resolve().parent.parent / "models"

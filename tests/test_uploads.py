@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import uploads
-from service import images as service_images
+from service.api import images as service_images
 from service.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from training import robustness
 from training.data.mnist import load_mnist

@@ -1,6 +1,7 @@
 """``python -m training``: train, train-all, evaluate, list. Parsing and printing only.
 
-Every ``TrainingError`` becomes ``error: <message>`` on stderr and exit status 1.
+Every ``TrainingError`` (and the contract's ``PublishError``) becomes ``error: <message>`` on
+stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 
 from training.config import RunOptions
 from training.distributed import DistContext, distributed_context
-from training.errors import TrainingError
+from training.errors import REPORTED
 from training.evaluation import EvaluationReport, evaluate_published
 from training.pipeline import TrainReport, list_models, train_and_publish
 from training.promote import promote as promote_version
@@ -166,7 +167,7 @@ def list_command(models_dir: ModelsDir = Path("models")) -> None:
 def _errors_to_exit() -> Iterator[None]:
     try:
         yield
-    except TrainingError as error:
+    except REPORTED as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from error
 

@@ -6,8 +6,13 @@ TrainingError
 ├── CheckpointError     a checkpoint that cannot be resumed
 ├── ExportError         the exported graph breaks the contract (names, types, opset)
 ├── ParityError         the ONNX graph disagrees with PyTorch: nothing is published
-└── PublishError        the models folder cannot be written, or no version was found
+└── PublishError        no version was found to evaluate
+
+modelrepo.publish.PublishError (the contract's own: the models folder cannot be written, an
+invalid name, no free version number) is reported the same way: `REPORTED` holds both.
 """
+
+from modelrepo.publish import PublishError as RepositoryError
 
 
 class TrainingError(Exception):
@@ -35,4 +40,8 @@ class ParityError(TrainingError):
 
 
 class PublishError(TrainingError):
-    """The models folder cannot be written, or no version was found."""
+    """No version was found to evaluate, or it does not match its manifest."""
+
+
+# What the CLI turns into a clear message and a non-zero exit.
+REPORTED = (TrainingError, RepositoryError)

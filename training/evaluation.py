@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from modelrepo.names import MANIFEST_FILE, MODEL_FILE
+from modelrepo.publish import published_versions, sha256_file
 from training import robustness
 from training.data.splits import Split
 from training.errors import PublishError
 from training.export import onnx_logits
 from training.metrics import Metrics, expected_calibration_error
-from training.publish import MANIFEST_FILE, MODEL_FILE, published_versions, sha256_file
 from training.tasks import get_task, load_task_data
 from training.tasks.spec import Task
 

@@ -1,7 +1,7 @@
 """``manifest.json``: what the service needs to know about a model, and how it was made.
 
 Fields and their order follow docs/model-repository.md; ``name``, ``version`` and
-``model_sha256`` are placeholders here, filled in by ``training.publish.commit``;
+``model_sha256`` are placeholders here, filled in by ``modelrepo.publish.commit``;
 ``report_files`` is added once the report is written (the model card is made from the rest).
 Extra fields (``description``, ``dry_run``, ``training.seconds_per_epoch``...) are allowed by
 the contract and ignored by readers that do not know them.

@@ -17,26 +17,26 @@ from typing import Any
 
 import torch
 
-from training.augment import augmentation
-from training.calibration import fit_temperature, fold_temperature, logits_layer
-from training.checkpoint import checkpoint_path
-from training.config import RunOptions, TrainConfig
-from training.data.splits import Dataset
-from training.distributed import DistContext, rank0_decides, set_thread_count
-from training.errors import PublishError, TrainingError
-from training.evaluation import measure
-from training.export import Parity, export_onnx, onnx_logits, parity_gate
-from training.loop import TrainResult, fit, predict_logits
-from training.manifest import build_manifest
-from training.metrics import Metrics, expected_calibration_error
-from training.publish import (
-    MODEL_FILE,
+from modelrepo.names import MODEL_FILE
+from modelrepo.publish import (
     Published,
     commit,
     ensure_writable,
     published_versions,
     staging_folder,
 )
+from training.augment import augmentation
+from training.calibration import fit_temperature, fold_temperature, logits_layer
+from training.checkpoint import checkpoint_path
+from training.config import RunOptions, TrainConfig
+from training.data.splits import Dataset
+from training.distributed import DistContext, rank0_decides, set_thread_count
+from training.errors import REPORTED, RepositoryError, TrainingError
+from training.evaluation import measure
+from training.export import Parity, export_onnx, onnx_logits, parity_gate
+from training.loop import TrainResult, fit, predict_logits
+from training.manifest import build_manifest
+from training.metrics import Metrics, expected_calibration_error
 from training.report.build import ReportInputs, write_report
 from training.tasks import TASKS, load_task_data
 from training.tasks.spec import Task
@@ -74,7 +74,7 @@ def train_and_publish(
         )
     writable_error = _capture(lambda: ensure_writable(options.models_dir)) if ctx.is_main else None
     if not rank0_decides(ctx, writable_error is None):
-        raise writable_error or PublishError(f"rank 0 cannot write to {options.models_dir}")
+        raise writable_error or RepositoryError(f"rank 0 cannot write to {options.models_dir}")
 
     torch.manual_seed(options.seed)
     model = task.build_model(data)
@@ -92,7 +92,7 @@ def train_and_publish(
     )
 
     report: TrainReport | None = None
-    error: TrainingError | None = None
+    error: Exception | None = None
     if ctx.is_main:
         training_block = {
             "seed": options.seed,
@@ -110,7 +110,7 @@ def train_and_publish(
         }
         try:
             report = _publish(task, model, data, config, result, training_block, options)
-        except TrainingError as caught:
+        except REPORTED as caught:
             error = caught
     # Every rank waits here for rank 0's export and publish, and learns how it went.
     if not rank0_decides(ctx, error is None):
@@ -197,9 +197,9 @@ def _publish(
     )
 
 
-def _capture(action: Any) -> TrainingError | None:
+def _capture(action: Any) -> Exception | None:
     try:
         action()
-    except TrainingError as error:
+    except REPORTED as error:
         return error
     return None

@@ -1,10 +1,8 @@
 """Triton's binary tensor data extension: a JSON header of `Inference-Header-Content-Length`
 bytes, then the raw tensors back to back, in the order of the tensors that declare a
-`binary_data_size`. BYTES elements are each a 4-byte little-endian length and the bytes."""
+`binary_data_size`."""
 
 from __future__ import annotations
-
-import struct
 
 from service.api.numbers import ascii_integer
 from service.errors import InvalidInput
@@ -24,11 +22,3 @@ def split(body: bytes, header_length: str | None) -> tuple[bytes, memoryview | N
             f"Inference-Header-Content-Length is {length} but the body has {len(body)} bytes"
         )
     return body[:length], memoryview(body)[length:]
-
-
-def encode_bytes_tensor(items: list[bytes]) -> bytes:
-    parts = []
-    for item in items:
-        parts.append(struct.pack("<I", len(item)))
-        parts.append(item)
-    return b"".join(parts)

@@ -18,15 +18,17 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from service import logs
-from service.api.access import AccessRecord
-from service.api.admission import EXEMPT, ApiKeys, BodyLimit, InFlightLimit, query_credentials
-from service.api.context import RequestContext
-from service.api.errors import error_response, internal_error_response
-from service.api.request_ids import RequestIds
-from service.api.routes import Endpoint, PredictionRoute, RouteTable
+from service.api.http_errors import error_response, internal_error_response
+from service.api.refusals import EXEMPT, BodyLimit, query_credentials
+from service.api.route_table import Endpoint, PredictionRoute, RouteTable
+from service.edge.access import AccessRecord
+from service.edge.admission import InFlightLimit
+from service.edge.credentials import ApiKeys
+from service.edge.inflight import InFlight
+from service.edge.request_context import RequestContext
+from service.edge.request_ids import RequestIds
 from service.errors import ServiceError
-from service.inflight import InFlight
-from service.metrics import Metrics
+from service.metrics.prometheus import Metrics
 from service.settings import Settings
 
 log = logging.getLogger("logitserve.gateway")

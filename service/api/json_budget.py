@@ -16,9 +16,9 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
+from modelrepo.manifest import Manifest
 from service.errors import InvalidInput, PayloadTooLarge
-from service.manifest import Manifest
-from service.model import LoadedModel
+from service.runtime.loaded_model import LoadedModel
 
 # Arrays and objects beyond the rows: the document, `inputs`, `outputs`, shapes, parameters.
 SLACK = 64

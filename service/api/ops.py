@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from service.api.context import ServicesDep
+from service.api.deps import ServicesDep
 
 router = APIRouter(tags=["operations"])
 

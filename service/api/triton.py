@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from service import metadata
-from service.api.context import ServicesDep
+from service.api.deps import ServicesDep
 from service.api.responses import json_response
 from service.api.schemas import error_responses
-from service.metadata import model_statistics
-from service.model_config import model_config
+from service.handlers import metadata
+from service.handlers.metadata import model_statistics
+from service.handlers.model_config import model_config
 
 router = APIRouter(tags=["v2: Triton's statistics and model configuration"])
 

@@ -14,13 +14,13 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from service import reports
+from modelrepo.manifest import Manifest
 from service.api import v1_codec
 from service.api.body import read_body
-from service.api.context import ServicesDep, context, services
+from service.api.deps import ServicesDep, context, services
 from service.api.json_budget import budget_for, off_loop
 from service.api.responses import json_response
-from service.api.routes import PredictionRouter
+from service.api.route_table import PredictionRouter
 from service.api.schemas import (
     ModelDetail,
     ModelList,
@@ -29,11 +29,11 @@ from service.api.schemas import (
     error_responses,
 )
 from service.api.v1_codec import parse_options, predictions
-from service.decisions import serving_summary
 from service.errors import InvalidInput, NotFound, UnsupportedMediaType
-from service.manifest import Manifest
-from service.registry import ModelStatus
-from service.repository import check_version
+from service.handlers import reports
+from service.repository.folders import check_version
+from service.serving.decisions import serving_summary
+from service.serving.registry import ModelStatus
 
 router = PredictionRouter(tags=["v1: for people and scripts"])
 RAW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})

@@ -12,17 +12,16 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
-from service import images
-from service.api import numbers
+from modelrepo.manifest import Manifest
+from service.api import images, numbers
 from service.api.body import parse_json
 from service.api.json_budget import JsonBudget
-from service.dataplane import Scored
 from service.errors import InvalidInput, PayloadTooLarge, describe
-from service.inputs import fit_rows
-from service.manifest import Manifest
-from service.model import LoadedModel
-from service.tasks import top_k
-from service.tensors import fp32_array, uint8_array
+from service.handlers.dataplane import Scored
+from service.handlers.inputs import fit_rows
+from service.protocol.task_policies import top_k
+from service.protocol.tensors import fp32_array, uint8_array
+from service.runtime.loaded_model import LoadedModel
 
 
 @dataclass(frozen=True)

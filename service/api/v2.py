@@ -14,13 +14,12 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from service import metadata
 from service.api import binary, compression, v2_codec
 from service.api.body import read_body
-from service.api.context import ServicesDep, context, services
+from service.api.deps import ServicesDep, context, services
 from service.api.json_budget import budget_for, off_loop
 from service.api.responses import json_response
-from service.api.routes import PredictionRouter
+from service.api.route_table import PredictionRouter
 from service.api.schemas import (
     InferenceRequest,
     InferenceResponse,
@@ -31,8 +30,9 @@ from service.api.schemas import (
     ServerMetadataResponse,
     error_responses,
 )
-from service.decisions import serving_summary
 from service.errors import NotReady
+from service.handlers import metadata
+from service.serving.decisions import serving_summary
 
 router = PredictionRouter(tags=["v2: Open Inference Protocol"])
 

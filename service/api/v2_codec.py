@@ -12,8 +12,13 @@ from service.api import binary, body, numbers
 from service.api.json_budget import JsonBudget
 from service.api.responses import JSON, BytesResponse
 from service.errors import InvalidInput, describe
-from service.messages import InferenceRequest, InferenceResponse, RequestedOutput, RequestTensor
-from service.tensors import SHAPE_RULE, RawBytes, Values, WholeNumbers
+from service.protocol.messages import (
+    InferenceRequest,
+    InferenceResponse,
+    RequestedOutput,
+    RequestTensor,
+)
+from service.protocol.tensors import SHAPE_RULE, RawBytes, Values, WholeNumbers, encode_bytes_tensor
 
 
 def decode(
@@ -171,7 +176,7 @@ def encode(response: InferenceResponse) -> BytesResponse:
             if type(data) is np.ndarray:
                 blob = np.ascontiguousarray(data, dtype="<f4").tobytes()
             else:
-                blob = binary.encode_bytes_tensor([s.encode() for s in data])
+                blob = encode_bytes_tensor([s.encode() for s in data])
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:

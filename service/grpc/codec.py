@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.api.binary import encode_bytes_tensor
 from service.errors import InvalidInput, describe
 from service.grpc.generated import grpc_service_pb2 as pb
-from service.messages import InferenceRequest, InferenceResponse, RequestedOutput, RequestTensor
-from service.tensors import Content, RawBytes, Values
+from service.protocol.messages import (
+    InferenceRequest,
+    InferenceResponse,
+    RequestedOutput,
+    RequestTensor,
+)
+from service.protocol.tensors import Content, RawBytes, Values, encode_bytes_tensor
 
 # Which of InferTensorContents' fields holds each datatype's values (none for FP16: raw only).
 CONTENTS = {

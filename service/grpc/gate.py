@@ -21,16 +21,16 @@ from typing import Literal, TypeVar
 import grpc
 
 from service import logs
-from service.api.access import AccessRecord
-from service.api.admission import ApiKeys, InFlightLimit
-from service.api.context import RequestContext
-from service.api.errors import status_of
-from service.api.request_ids import RequestIds
-from service.control import ControlToken
+from service.edge.access import AccessRecord
+from service.edge.admission import InFlightLimit
+from service.edge.credentials import ApiKeys, ControlToken
+from service.edge.inflight import InFlight
+from service.edge.request_context import RequestContext
+from service.edge.request_ids import RequestIds
+from service.edge.statuses import status_of
 from service.errors import ServiceError
-from service.grpc.status import code_of
-from service.inflight import InFlight
-from service.metrics import Metrics
+from service.grpc.codes import code_of
+from service.metrics.prometheus import Metrics
 from service.settings import Settings
 
 log = logging.getLogger("logitserve.grpc")

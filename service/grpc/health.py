@@ -13,13 +13,13 @@ from typing import Any
 
 import grpc
 
-from service.api.context import RequestContext
+from service.edge.request_context import RequestContext
 from service.errors import NotFound
 from service.grpc.gate import Gate, Rpc
 from service.grpc.generated import health_pb2 as pb
 from service.grpc.generated.health_pb2_grpc import HealthServicer
 from service.grpc.inference import SERVICE
-from service.registry import Registry
+from service.serving.registry import Registry
 
 CHECK = Rpc("/grpc.health.v1.Health/Check", "grpc_health", counted=False)
 

@@ -1,7 +1,7 @@
 """`inference.GRPCInferenceService`: the Open Inference Protocol's calls, and Triton's model
 configuration, statistics and repository calls, as tritonclient.grpc and KServe's
 InferenceGRPCClient make them. Each handler is a few lines over the data plane and the
-transport-free descriptions (metadata.py, model_config.py, control.py), as HTTP's are; the
+transport-free descriptions (metadata.py, model_config.py, model_control.py), as HTTP's are; the
 gate (gate.py) does what every call needs. Streaming, shared memory, tracing and log
 settings are not served (the generated base class answers UNIMPLEMENTED).
 """
@@ -14,16 +14,16 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from service import control, metadata
-from service.api.context import RequestContext
-from service.dataplane import DataPlane
+from service.edge.request_context import RequestContext
 from service.errors import NotFound, NotReady
 from service.grpc import codec
 from service.grpc.gate import Gate, Rpc
 from service.grpc.generated import grpc_service_pb2 as pb
 from service.grpc.generated.grpc_service_pb2_grpc import GRPCInferenceServiceServicer
-from service.model_config import model_config
-from service.registry import Registry
+from service.handlers import metadata, model_control
+from service.handlers.dataplane import DataPlane
+from service.handlers.model_config import model_config
+from service.serving.registry import Registry
 from service.settings import Settings
 
 SERVICE = "inference.GRPCInferenceService"
@@ -152,7 +152,7 @@ class InferenceService(GRPCInferenceServiceServicer):
     ) -> Any:
         async def load(ctx: RequestContext) -> pb.RepositoryModelLoadResponse:
             name = _model_name(request)
-            await control.load(self._registry, name, bool(request.parameters))
+            await model_control.load(self._registry, name, bool(request.parameters))
             return pb.RepositoryModelLoadResponse()
 
         return await self._gate.call(RPCS["RepositoryModelLoad"], context, load)
@@ -161,7 +161,7 @@ class InferenceService(GRPCInferenceServiceServicer):
         self, request: pb.RepositoryModelUnloadRequest, context: Context
     ) -> Any:
         async def unload(ctx: RequestContext) -> pb.RepositoryModelUnloadResponse:
-            await control.unload(self._registry, _model_name(request))
+            await model_control.unload(self._registry, _model_name(request))
             return pb.RepositoryModelUnloadResponse()
 
         return await self._gate.call(RPCS["RepositoryModelUnload"], context, unload)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from service import control_state
+from modelrepo import control_state
 from tests.builders import image_manifest, publish, random_mlp
 from tests.servers import running, wait_until
 from training.promote import promote

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from modelrepo.publish import published_versions
 from training import robustness
 from training.evaluation import evaluate_published
 from training.export import onnx_logits
-from training.publish import published_versions
 from training.tasks import TASKS, get_task
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -1,0 +1,1 @@
+"""What the service counts: Prometheus metrics (all workers) and Triton's statistics."""
