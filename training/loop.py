@@ -68,6 +68,108 @@ class TrainResult:
         return float(np.mean(self.history.train_seconds)) if self.history.train_seconds else 0.0
 
 
+@dataclass
+class Best:
+    """The best validation epoch so far (lowest loss): its number, its weights, and how many
+    epochs have passed without a better one (early stopping's count)."""
+
+    loss: float = math.inf
+    epoch: int = 0
+    state: dict[str, Tensor] | None = None
+    bad_epochs: int = 0
+
+    def update(self, val_loss: float, epoch: int, model: nn.Module) -> None:
+        if val_loss < self.loss:
+            self.loss, self.epoch, self.state, self.bad_epochs = val_loss, epoch, _clone(model), 0
+        else:
+            self.bad_epochs += 1
+
+
+class _Run:
+    """One run's fixed parts: the training tensors on the device, this rank's share of every
+    epoch, the optimizer and schedule, the loss, and what a checkpoint must match."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        data: Dataset,
+        config: TrainConfig,
+        seed: int,
+        ctx: DistContext,
+        augmentation: Augmentation | None,
+    ) -> None:
+        self.model, self.config, self.seed, self.ctx = model, config, seed, ctx
+        self.augmentation = augmentation
+        device = ctx.device
+        model.to(device)
+        self.x = as_tensor(data.train.x).to(device)
+        self.y = task.kind.targets(data.train.y).to(device)
+        self.n_local = len(self.x) // ctx.world_size
+        self.local_batch = max(1, math.ceil(config.batch_size / ctx.world_size))
+        steps_per_epoch = math.ceil(self.n_local / self.local_batch)
+        self.optimizer = _optimizer(model, config, device)
+        self.scheduler = (
+            torch.optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
+            )
+            if config.schedule == "onecycle"
+            else None
+        )
+        self.loss_fn = task.kind.loss(config.label_smoothing)
+        self.identity = {
+            "task": task.name,
+            "config": config.to_dict(),
+            "seed": seed,
+            "rows": len(self.x),
+        }
+        self.train_model: nn.Module = model
+        if ctx.distributed:
+            self.train_model = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+
+    def train_epoch(self, epoch: int) -> float:
+        """One epoch over this rank's share; the mean training loss over every rank."""
+        ctx = self.ctx
+        # The permutation depends on (seed, epoch) only: a resumed run replays the same order.
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.x), generator=generator)
+        mine = order[ctx.rank :: ctx.world_size][: self.n_local].to(ctx.device)
+        xs, ys = self.x[mine], self.y[mine]
+        if self.augmentation is not None:
+            xs, ys = self.augmentation(mine, xs, ys, generator)
+        loss_sum = _train_one_epoch(
+            self.train_model, self.loss_fn, self.optimizer, self.scheduler, xs, ys, self.local_batch
+        )
+        return float(mean_over_ranks(ctx, loss_sum / self.n_local).item())
+
+    def resume(self, path: Path, state: dict[str, Any]) -> tuple[int, bool, History, Best]:
+        """Weights, optimizer and schedule from a checkpoint; (epoch, stopped, history, best)."""
+        check_compatible(path, state, self.identity)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        return state["epoch"], state["stopped"], History(**state["history"]), Best(**state["best"])
+
+    def save(self, path: Path, epoch: int, stopped: bool, history: History, best: Best) -> None:
+        scheduler = self.scheduler.state_dict() if self.scheduler is not None else None
+        save_checkpoint(
+            path,
+            {
+                **self.identity,
+                "epoch": epoch,
+                "stopped": stopped,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": scheduler,
+                "history": vars(history),
+                "best": vars(best),
+            },
+        )
+
+
 def fit(
     model: nn.Module,
     task: Task,
@@ -83,44 +185,12 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the best validation epoch's weights."""
     started = time.perf_counter()
-    device = ctx.device
-    model.to(device)
-    x_train = as_tensor(data.train.x).to(device)
-    y_train = task.kind.targets(data.train.y).to(device)
-    n_local = len(x_train) // ctx.world_size
-    local_batch = max(1, math.ceil(config.batch_size / ctx.world_size))
-    steps_per_epoch = math.ceil(n_local / local_batch)
-
-    optimizer = _optimizer(model, config, device)
-    scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch
-        )
-        if config.schedule == "onecycle"
-        else None
-    )
-    loss_fn = task.kind.loss(config.label_smoothing)
-    history = History(metric=task.kind.primary_metric)
-    best: dict[str, Any] = {"loss": math.inf, "epoch": 0, "state": None, "bad_epochs": 0}
-    identity = {"task": task.name, "config": config.to_dict(), "seed": seed, "rows": len(x_train)}
+    run = _Run(model, task, data, config, seed, ctx, augmentation)
+    history, best = History(metric=task.kind.primary_metric), Best()
     start_epoch, stopped = 0, False
-
     state = _read_checkpoint(ctx, checkpoint_file) if resume else None
     if state is not None and checkpoint_file is not None:
-        check_compatible(checkpoint_file, state, identity)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        history = History(**state["history"])
-        best = {**state["best"]}
-        start_epoch, stopped = state["epoch"], state["stopped"]
-
-    train_model: nn.Module = model
-    if ctx.distributed:
-        train_model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+        start_epoch, stopped, history, best = run.resume(checkpoint_file, state)
 
     bar = tqdm(
         total=config.epochs,
@@ -133,45 +203,20 @@ def fit(
     epoch = start_epoch
     while epoch < config.epochs and not stopped:
         epoch_started = time.perf_counter()
-        # The permutation depends on (seed, epoch) only: a resumed run replays the same order.
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = torch.randperm(len(x_train), generator=generator)
-        mine = order[ctx.rank :: ctx.world_size][:n_local].to(device)
-        xs, ys = x_train[mine], y_train[mine]
-        if augmentation is not None:
-            xs, ys = augmentation(mine, xs, ys, generator)
-
-        loss_sum = _train_one_epoch(train_model, loss_fn, optimizer, scheduler, xs, ys, local_batch)
-        train_loss = float(mean_over_ranks(ctx, loss_sum / n_local).item())
+        train_loss = run.train_epoch(epoch)
         train_seconds = time.perf_counter() - epoch_started
         epoch += 1
-
         if ctx.is_main:
-            val_loss, metrics = evaluate(model, task, data.validation, device)
+            val_loss, metrics = evaluate(model, task, data.validation, ctx.device)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
             history.val_metric.append(float(metrics[history.metric] or 0.0))
-            if val_loss < best["loss"]:
-                best = {"loss": val_loss, "epoch": epoch, "state": _clone(model), "bad_epochs": 0}
-            else:
-                best["bad_epochs"] += 1
-            stopped = best["bad_epochs"] >= config.patience
+            best.update(val_loss, epoch, model)
+            stopped = best.bad_epochs >= config.patience
             history.train_seconds.append(train_seconds)
             history.epoch_seconds.append(time.perf_counter() - epoch_started)
             if checkpoint_file is not None:
-                save_checkpoint(
-                    checkpoint_file,
-                    {
-                        **identity,
-                        "epoch": epoch,
-                        "stopped": stopped,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                        "history": vars(history),
-                        "best": best,
-                    },
-                )
+                run.save(checkpoint_file, epoch, stopped, history, best)
             bar.set_postfix(
                 loss=f"{train_loss:.4f}",
                 val_loss=f"{val_loss:.4f}",
@@ -181,13 +226,13 @@ def fit(
         stopped = rank0_decides(ctx, stopped)
     bar.close()
 
-    if ctx.is_main and best["state"] is not None:
-        model.load_state_dict(best["state"])
+    if ctx.is_main and best.state is not None:
+        model.load_state_dict(best.state)
     model.eval()
     return TrainResult(
         history=history,
         epochs_run=epoch,
-        best_epoch=int(best["epoch"]),
+        best_epoch=best.epoch,
         duration_s=time.perf_counter() - started,
         resumed_from_epoch=start_epoch,
     )

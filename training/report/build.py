@@ -26,6 +26,24 @@ GALLERY_SIZE = 16
 MEDIA_TYPES = {".png": "image/png", ".md": "text/markdown"}
 
 
+def _confusion(task: Task, logits: np.ndarray, y: np.ndarray, path: Path) -> None:
+    decided = task.kind.decisions(logits, task.threshold)
+    figures.confusion_matrix(y, decided, task.labels, path, task.name)
+
+
+def _roc(task: Task, logits: np.ndarray, y: np.ndarray, path: Path) -> None:
+    figures.roc_curve(y, logits.reshape(-1), task.labels[1], path, task.name)
+
+
+def _per_label(task: Task, logits: np.ndarray, y: np.ndarray, path: Path) -> None:
+    decided = task.kind.decisions(logits, task.threshold)
+    figures.per_label(y, decided, task.labels, path, task.name)
+
+
+# Each kind's diagnostic figure (the kind names its file and title: `Kind.diagnostic`).
+DIAGNOSTICS = {"multiclass": _confusion, "binary": _roc, "multilabel": _per_label}
+
+
 @dataclass(frozen=True)
 class ReportInputs:
     history: History
@@ -56,9 +74,7 @@ def write_report(
     written.append(("learning_curve.png", "loss and validation metric per epoch"))
 
     diagnostic, title = task.kind.diagnostic
-    task.kind.draw_diagnostic(
-        inputs.logits_after, test.y, task.threshold, task.labels, folder / diagnostic, name
-    )
+    _draw_diagnostic(task, inputs.logits_after, test.y, folder / diagnostic)
     written.append((diagnostic, title))
 
     _mistakes(task, inputs, folder / "mistakes.png")
@@ -116,3 +132,7 @@ def _mistakes(task: Task, inputs: ReportInputs, path: Path) -> None:
         for w in worst
     ]
     figures.mistakes_table(header, rows, path, title)
+
+
+def _draw_diagnostic(task: Task, logits: np.ndarray, y: np.ndarray, path: Path) -> None:
+    DIAGNOSTICS[task.kind.name](task, logits, y, path)

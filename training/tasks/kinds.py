@@ -8,7 +8,8 @@ here and nothing else.
 - metrics and the primary one the learning curve and ``GET /v1/models`` show;
 - probabilities and the decision as the service makes them (softmax / sigmoid >= threshold);
 - calibration pairs: what "confidence" means for ECE and the reliability diagram;
-- the worst mistakes for the report's gallery, and the kind's diagnostic figure.
+- the worst mistakes for the report's gallery, and which diagnostic figure it gets (the report
+  draws it: training/report/build.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from modelrepo.manifest import TASK_KINDS
 from training import metrics as m
-from training.report import figures
 
 TaskKind = Literal["multiclass", "binary", "multilabel"]
 
@@ -88,22 +88,10 @@ class Kind(ABC):
     ) -> list[Mistake]:
         """Every wrong answer, the most confident first."""
 
-    @abstractmethod
-    def draw_diagnostic(
-        self,
-        logits: np.ndarray,
-        y: np.ndarray,
-        threshold: float | None,
-        labels: Sequence[str],
-        path: Path,
-        title: str,
-    ) -> None:
-        """The kind's own report figure (`diagnostic`) at `path`."""
-
 
 class Multiclass(Kind):
     name = "multiclass"
-    activation = "softmax"
+    activation = TASK_KINDS["multiclass"].activation
     primary_metric = "accuracy"
     uses_threshold = False
     diagnostic = ("confusion_matrix.png", "confusion matrix of the test split")
@@ -142,21 +130,10 @@ class Multiclass(Kind):
             for i in order
         ]
 
-    def draw_diagnostic(
-        self,
-        logits: np.ndarray,
-        y: np.ndarray,
-        threshold: float | None,
-        labels: Sequence[str],
-        path: Path,
-        title: str,
-    ) -> None:
-        figures.confusion_matrix(y, self.decisions(logits, threshold), labels, path, title)
-
 
 class Binary(Kind):
     name = "binary"
-    activation = "sigmoid"
+    activation = TASK_KINDS["binary"].activation
     primary_metric = "accuracy"
     diagnostic = ("roc.png", "ROC curve of the test split")
 
@@ -185,21 +162,10 @@ class Binary(Kind):
         order = wrong[np.argsort(-shown[wrong], kind="stable")]
         return [Mistake(int(i), labels[y[i]], labels[predicted[i]], float(shown[i])) for i in order]
 
-    def draw_diagnostic(
-        self,
-        logits: np.ndarray,
-        y: np.ndarray,
-        threshold: float | None,
-        labels: Sequence[str],
-        path: Path,
-        title: str,
-    ) -> None:
-        figures.roc_curve(y, logits.reshape(-1), labels[1], path, title)
-
 
 class Multilabel(Kind):
     name = "multilabel"
-    activation = "sigmoid"
+    activation = TASK_KINDS["multilabel"].activation
     primary_metric = "micro_f1"
     diagnostic = ("per_label.png", "precision and recall per label on the test split")
 
@@ -227,17 +193,6 @@ class Multilabel(Kind):
         return [
             Mistake(int(i), named(y[i]), named(predicted[i]), float(sureness[i])) for i in order
         ]
-
-    def draw_diagnostic(
-        self,
-        logits: np.ndarray,
-        y: np.ndarray,
-        threshold: float | None,
-        labels: Sequence[str],
-        path: Path,
-        title: str,
-    ) -> None:
-        figures.per_label(y, self.decisions(logits, threshold), labels, path, title)
 
 
 MULTICLASS, BINARY, MULTILABEL = Multiclass(), Binary(), Multilabel()
