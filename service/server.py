@@ -11,6 +11,7 @@ the signal asks for) finds everything already stopped."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from typing import Any
 
@@ -21,6 +22,8 @@ from service.api.uvicorn_config import uvicorn_options
 from service.core import Core
 from service.grpc.listener import GrpcServer
 from service.settings import Settings
+
+log = logging.getLogger("logitserve")
 
 
 class StartupError(Exception):
@@ -93,3 +96,4 @@ class _Transports(uvicorn.Server):
             stops.append(self.grpc.stop(self._core.settings.graceful_shutdown_s))
         await asyncio.gather(*stops)
         await self._core.stop()
+        log.info("shutdown complete", extra={"grpc": self.grpc is not None})

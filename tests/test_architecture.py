@@ -30,7 +30,7 @@ def imported(code: str) -> set[str]:
 
 
 def test_the_service_imports_no_torch_and_no_training() -> None:
-    modules = imported("import service.app, service.__main__")
+    modules = imported("import service.app, service.server, service.workers, service.__main__")
     assert "torch" not in modules
     assert not any(m == "training" or m.startswith("training.") for m in modules)
     assert "onnx" not in modules  # the serving image carries onnxruntime only

@@ -172,7 +172,7 @@ def test_sigterm_stops_it_cleanly_within_seconds(engine: Engine, images: Images)
     # 0, not 137: Python (PID 1 under exec-form CMD) got the signal and uvicorn shut down.
     assert state["ExitCode"] == 0, logs
     assert took < 10, f"stop took {took:.1f} s (SIGKILL after 20 s would mean SIGTERM was lost)"
-    assert "Application shutdown complete" in logs
+    assert '"shutdown complete"' in logs  # both transports drained, the core stopped
 
 
 def test_it_publishes_your_own_onnx_without_torch(

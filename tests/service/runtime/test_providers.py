@@ -79,7 +79,7 @@ def test_the_service_starts_without_onnxruntime_errors_and_names_its_provider(
     `[E:onnxruntime...]` loader errors or `Failed to load` lines either way."""
     code = (
         "import logging, sys; from service.logs import configure; configure('info');"
-        "from service.runtime import Runtime;"
+        "from service.runtime.sessions import Runtime;"
         "r = Runtime(['CUDAExecutionProvider', 'CPUExecutionProvider'], 1)"
     )
     done = subprocess.run(
