@@ -11,15 +11,15 @@ explicit load (retry every failed version now) was asked for since it last looke
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from modelrepo import documents
 from modelrepo.names import CONTROL_FILE
 
 MAX_BYTES = 64 * 1024
@@ -48,14 +48,8 @@ Action = Literal["load", "unload", "promote", "pin", "unpin", "canary"]
 
 
 def parse(raw: bytes) -> ControlState:
-    try:
-        return ControlState.model_validate(json.loads(raw))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise ValueError(f"invalid {CONTROL_FILE}: {where}: {first['msg']}") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"invalid {CONTROL_FILE}: not JSON") from None
+    """The state in raw, or ValueError naming the problem."""
+    return documents.parse(ControlState, raw, CONTROL_FILE)
 
 
 def apply(
@@ -124,8 +118,10 @@ def record(
     current = ControlState()
     path = model_folder / CONTROL_FILE
     if path.is_file():
-        with contextlib.suppress(ValueError):  # a broken one is replaced whole
-            current = parse(path.read_bytes())
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+        with contextlib.suppress(ValueError):  # a broken one (or one too large) is replaced
+            current = parse(raw if len(raw) <= MAX_BYTES else b"")
     state, said = apply(current, action, version, weight)
     write(model_folder, state)
     return state, said

@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from modelrepo import documents
+from modelrepo.names import MANIFEST_FILE
+
 FORMAT = 1
+MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -230,3 +234,8 @@ class Manifest(BaseModel):
         if problem is not None:
             raise ValueError(problem)
         return self
+
+
+def parse(raw: bytes) -> Manifest:
+    """A version's manifest from its bytes, or ValueError naming the problem."""
+    return documents.parse(Manifest, raw, MANIFEST_FILE)

@@ -16,10 +16,9 @@ change is kept apart, in control.json (control_state.py).
 
 from __future__ import annotations
 
-import json
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
+from modelrepo import documents
 from modelrepo.names import SERVING_FILE
 
 MAX_BYTES = 64 * 1024
@@ -86,12 +85,4 @@ class ServingConfig(_Strict):
 
 def parse(raw: bytes) -> ServingConfig:
     """The config in raw, or ValueError naming the problem."""
-    try:
-        return ServingConfig.model_validate(json.loads(raw))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the file"
-        message = first["msg"].removeprefix("Value error, ")
-        raise ValueError(f"invalid {SERVING_FILE}: {where}: {message}") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"invalid {SERVING_FILE}: not JSON") from None
+    return documents.parse(ServingConfig, raw, SERVING_FILE)

@@ -8,7 +8,6 @@ from inputs to logits, so the numbers come from ONNX Runtime, not from torch.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from modelrepo import documents
+from modelrepo import manifest as manifest_file
 from modelrepo.names import MANIFEST_FILE, MODEL_FILE
 from modelrepo.publish import published_versions, sha256_file
 from training import robustness
@@ -107,7 +108,7 @@ def evaluate_published(
             f"{', '.join(map(str, versions))})"
         )
     folder = models_dir / name / str(chosen)
-    manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    manifest = _read_manifest(folder)
     if sha256_file(folder / MODEL_FILE) != manifest.get("model_sha256"):
         raise PublishError(f"{folder / MODEL_FILE} does not match the sha256 in its manifest")
     data = load_task_data(task, data_dir)
@@ -121,6 +122,21 @@ def evaluate_published(
         manifest=manifest,
         note=_comparability(chosen, manifest.get("dataset") or {}, data.describe()),
     )
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """The version's manifest as a plain document, read as the service reads it (the
+    contract's reader: bounded in size and depth)."""
+    with (folder / MANIFEST_FILE).open("rb") as f:
+        raw = f.read(manifest_file.MAX_BYTES + 1)
+    if len(raw) > manifest_file.MAX_BYTES:
+        raise PublishError(
+            f"{folder / MANIFEST_FILE} is larger than {manifest_file.MAX_BYTES} bytes"
+        )
+    try:
+        return documents.load(raw, MANIFEST_FILE)
+    except ValueError as error:
+        raise PublishError(f"{folder}: {error}") from None
 
 
 def _comparability(version: int, trained: dict[str, Any], now: dict[str, Any]) -> str | None:

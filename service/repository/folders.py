@@ -8,13 +8,11 @@ file swapped between the check and the load cannot slip through.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from modelrepo import manifest as manifest_file
 from modelrepo.control_state import MAX_BYTES as CONTROL_MAX_BYTES
 from modelrepo.manifest import Manifest
 from modelrepo.names import (
@@ -31,7 +29,6 @@ from modelrepo.serving_config import MAX_BYTES as CONFIG_MAX_BYTES
 from service.errors import InvalidInput
 from service.repository.disk import NotARegularFile, TooLarge, read_regular_file
 
-MANIFEST_MAX_BYTES = 1024 * 1024
 # Beside the versions: people's serving config, and what the control API decided.
 SMALL_FILES = {SERVING_FILE: CONFIG_MAX_BYTES, CONTROL_FILE: CONTROL_MAX_BYTES}
 
@@ -209,13 +206,13 @@ def _read_limited(path: Path, limit: int, what: str) -> bytes:
 
 def read_manifest(folder: VersionFolder) -> Manifest:
     """The version's manifest alone (for the promotion gate), or LoadError."""
-    raw = _read_limited(folder.path / MANIFEST_FILE, MANIFEST_MAX_BYTES, MANIFEST_FILE)
+    raw = _read_limited(folder.path / MANIFEST_FILE, manifest_file.MAX_BYTES, MANIFEST_FILE)
     return _manifest(folder, raw)
 
 
 def read_version(folder: VersionFolder, max_model_bytes: int) -> tuple[Manifest, bytes]:
     """The manifest and the model bytes, checked against each other; or LoadError."""
-    raw = _read_limited(folder.path / MANIFEST_FILE, MANIFEST_MAX_BYTES, MANIFEST_FILE)
+    raw = _read_limited(folder.path / MANIFEST_FILE, manifest_file.MAX_BYTES, MANIFEST_FILE)
     manifest = _manifest(folder, raw)
     model = _read_limited(folder.path / MODEL_FILE, max_model_bytes, MODEL_FILE)
     if hashlib.sha256(model).hexdigest() != manifest.model_sha256:
@@ -225,13 +222,9 @@ def read_version(folder: VersionFolder, max_model_bytes: int) -> tuple[Manifest,
 
 def _manifest(folder: VersionFolder, raw: bytes) -> Manifest:
     try:
-        manifest = Manifest.model_validate(json.loads(raw))
-    except (ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "manifest"
-            raise LoadError(f"invalid {MANIFEST_FILE}: {where}: {first['msg']}") from None
-        raise LoadError(f"invalid {MANIFEST_FILE}: not JSON") from None
+        manifest = manifest_file.parse(raw)
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
     if manifest.name != folder.name or manifest.version != folder.version:
         raise LoadError(
             f"{MANIFEST_FILE} says {manifest.name}/{manifest.version}, "

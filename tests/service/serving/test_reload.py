@@ -249,3 +249,44 @@ def test_a_repaired_version_loads_again(live: RunningServer, repo: Path) -> None
         os.utime(version, None)
         wait_until(lambda: (_version(client, 1) or {}).get("reason") is None)
         assert client.post("/v2/models/mnist/infer", json=PIXELS).status_code == 200
+
+
+NESTED = b"[" * 40_000  # 40 KB, under the 64 KiB limit of serving.json and control.json
+TOKEN = "a-control-token-of-some-length"
+
+
+def test_nested_json_files_refuse_their_model_alone_and_start_rescan_and_control_go_on(
+    repo: Path,
+) -> None:
+    (repo / "mnist-cnn" / "serving.json").write_bytes(NESTED)
+    (repo / "multilabel" / "control.json").write_bytes(NESTED)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    # The server starts with both files present (the RecursionError once stopped it).
+    with (
+        running(repo, reload_interval_s=0.1, control_token=TOKEN) as srv,
+        httpx.Client(base_url=srv.url, timeout=10) as client,
+    ):
+        for model, file in (("mnist-cnn", "serving.json"), ("multilabel", "control.json")):
+            r = client.get(f"/v2/models/{model}/ready")
+            assert r.status_code == 503, r.text
+            assert f"invalid {file}: not JSON: recursion limit" in r.json()["error"]
+        assert client.post("/v2/models/mnist/infer", json=PIXELS).status_code == 200
+        # Rescans go on: a new version elsewhere serves.
+        publish(repo, random_mlp(42), image_manifest("mnist", 2))
+        wait_until(
+            lambda: (
+                client.post("/v2/models/mnist/infer", json=PIXELS).json()["model_version"] == "2"
+            )
+        )
+        # promote replaces the broken control.json (it was a 500).
+        r = client.post("/v2/repository/models/multilabel/versions/1/promote", headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["serving_version"] == 1
+        # A nested manifest fails its version, with the reason, through a load too (a 500).
+        bad = publish(repo, random_mlp(43), image_manifest("mnist", 3))
+        (bad / "manifest.json").write_bytes(NESTED)
+        r = client.post("/v2/repository/models/mnist/load", headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 2
+        reason = str((_version(client, 3) or {}).get("reason"))
+        assert reason.startswith("invalid manifest.json: not JSON: recursion limit"), reason
