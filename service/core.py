@@ -19,6 +19,8 @@ from service.handlers.reports import Reports
 from service.metrics.prometheus import Metrics
 from service.repository.disk import Disk
 from service.runtime.batching import BatchOptions
+from service.runtime.load_check import LoadCheck
+from service.runtime.load_slots import LoadSlots
 from service.runtime.loaded_model import ModelLoader
 from service.runtime.sessions import Runtime
 from service.runtime.tuning import (
@@ -57,7 +59,9 @@ class Core:
             settings.cpu_below_rows,
             settings.cuda_conv_algo_search,
         )
-        loader = ModelLoader(runtime, settings.max_model_bytes, batching, self.metrics)
+        memory = settings.max_load_memory_mib * 1024 * 1024
+        check = LoadCheck(memory, settings.load_timeout_s) if memory else None
+        loader = ModelLoader(runtime, settings.max_model_bytes, batching, self.metrics, check)
         self.disk = Disk(settings.disk_timeout_s)
         self.registry = Registry(
             settings.models_dir,
@@ -69,13 +73,17 @@ class Core:
             timings=ReloadTimings(
                 removal_grace_s=settings.removal_grace_s, retry_max_s=settings.retry_max_s
             ),
+            slots=LoadSlots(settings.max_loading, settings.load_timeout_s),
         )
         self.dataplane = DataPlane(self.registry, settings.max_instances)
         self.reports = Reports(self.disk)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await self.registry.refresh()  # ready when the ports open
+        # Ready when the ports open, but for a version still loading at its deadline (it is
+        # reported not ready by then; the slowest report comes a moment later).
+        settings = self.settings
+        await self.registry.refresh(wait_s=settings.disk_timeout_s + settings.load_timeout_s)
         tune_garbage_collector()
         keep_freed_memory(self.settings.allocator_keep_mib)
         log.info(
@@ -98,6 +106,7 @@ class Core:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.registry.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -120,6 +120,42 @@ class Settings(BaseSettings):
         "moved aside) serves on this long before it is unloaded",
     )
 
+    # What loading a model, building a response or reading a report may cost.
+    load_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="longest a model version may take to load and warm up, its check in a "
+        "process of its own included: past it the version is not ready, with the reason (the "
+        "start waits no longer for it either)",
+    )
+    max_load_memory_mib: int = Field(
+        512,
+        ge=0,
+        description="memory a model version may take to load and warm up, measured first in a "
+        "process of its own held to about that much (0: no such check, and no deadline on "
+        "creating a session either)",
+    )
+    max_loading: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="model versions loading at once (each check process may take up to "
+        "max_load_memory_mib): a slow one holds up no other while one is free",
+    )
+    max_response_bytes: int = Field(
+        16 * MIB,
+        ge=64 * 1024,
+        description="largest prediction response (rows x classes x label bytes, estimated "
+        "before the model runs): a request past it gets 413 saying how many rows fit, or to "
+        "ask for top_k classes only",
+    )
+    report_readers: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="report files streamed at once (503 past it)",
+    )
+
     # Limits on what a client may send.
     max_body_bytes: int = Field(32 * MIB, gt=0, description="largest request body, decompressed")
     max_json_bytes: int = Field(

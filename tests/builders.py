@@ -276,3 +276,72 @@ def nonfinite_mlp(where: str) -> onnx.ModelProto:
     model.ir_version = 9
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _mnist_shaped(nodes: list[Any], extra: Any, inits: list[Any], name: str) -> onnx.ModelProto:
+    """pixels (UINT8 [batch, 784]) -> logits [batch, 10] = pixels @ W + extra, where `nodes`
+    compute `extra` (a float tensor broadcast over the logits) from `inits`."""
+    w = np.full((784, 10), 0.001, np.float32)
+    graph = helper.make_graph(
+        [
+            *nodes,
+            helper.make_node("Cast", ["pixels"], ["x"], to=TensorProto.FLOAT),
+            helper.make_node("MatMul", ["x", "W"], ["h"]),
+            helper.make_node("Add", ["h", extra], ["logits"]),
+        ],
+        name,
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["batch", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])],
+        [*inits, numpy_helper.from_array(w, "W")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def looping_mlp(trips: int) -> onnx.ModelProto:
+    """An MNIST-shaped model of 30 KB whose every call runs a Loop of `trips` iterations
+    (about 2 us each on a CPU: 10**8 is minutes), adding nothing to the logits."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "step"], ["acc_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1]),
+        ],
+        [numpy_helper.from_array(np.zeros(1, np.float32), "step")],
+    )
+    return _mnist_shaped(
+        [helper.make_node("Loop", ["trips", "", "zero"], ["looped"], body=body)],
+        "looped",
+        [
+            numpy_helper.from_array(np.array(trips, np.int64), "trips"),
+            numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+        ],
+        "looping",
+    )
+
+
+def memory_hungry_mlp(floats: int) -> onnx.ModelProto:
+    """An MNIST-shaped model of 30 KB that makes ONNX Runtime allocate `floats` floats (a
+    ConstantOfShape, summed into the logits as 0): folded when the session is created, or
+    allocated by every call where it is too large to fold (1 GiB in ONNX Runtime 1.2x)."""
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
+    return _mnist_shaped(
+        [
+            helper.make_node("ConstantOfShape", ["size"], ["big"], value=zero),
+            helper.make_node("ReduceSum", ["big"], ["total"], keepdims=1),
+        ],
+        "total",
+        [numpy_helper.from_array(np.array([floats], np.int64), "size")],
+        "memory-hungry",
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,9 +32,9 @@ def test_the_in_process_bench_drives_the_app_and_can_leave_the_model_out(
     calls: list[int] = []
     original = Session.run
 
-    def counted(self: Session, batch: np.ndarray) -> np.ndarray:
+    def counted(self: Session, batch: np.ndarray, options: Any = None) -> np.ndarray:
         calls.append(len(batch))
-        return original(self, batch)
+        return original(self, batch, options)
 
     monkeypatch.setattr(Session, "run", counted)
     body, headers = payloads.bodies()["v2_binary64"]

@@ -165,7 +165,7 @@ class ReportLink(BaseModel):
 
 class VersionInfo(BaseModel):
     version: int
-    state: Literal["ready", "failed", "unloaded"]
+    state: Literal["ready", "failed", "unloaded", "loading"]
     reason: str | None = None
     provider: str | None = Field(None, description="the ONNX Runtime provider really in use")
     provider_fallback: str | None = Field(None, description="why it is not the first choice")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +36,15 @@ from service.protocol.task_policies import TASKS
 from service.repository.disk import read_regular_file
 from service.repository.folders import LoadError, check_name
 from service.runtime import graphs
+from service.runtime.load_check import LoadCheck
 from service.runtime.sessions import ONNXRUNTIME_VERSION, Runtime
+from service.settings import Settings
+
+# What the server holds a version to by default: refused here, it would be refused there.
+_DEFAULTS = Settings.model_fields
+LOAD_CHECK = LoadCheck(
+    _DEFAULTS["max_load_memory_mib"].default * 1024 * 1024, _DEFAULTS["load_timeout_s"].default
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Request:
     held_out: Path | None = None
     threshold: float | None = None
     max_model_bytes: int = 256 * 1024 * 1024
+    load_check: LoadCheck | None = LOAD_CHECK
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,11 @@ def publish(request: Request, models_dir: Path) -> Published:
         graph = runtime.describe(data)
         _check_specification(data)
         manifest = _manifest(request, graph, hashlib.sha256(data).hexdigest())
-        session = runtime.create(data, manifest)
+        check = request.load_check
+        deadline = time.monotonic() + (check.timeout_s if check is not None else 3600.0)
+        if check is not None:
+            check.run(data, manifest, deadline)
+        session = runtime.create(data, manifest, deadline)
     except LoadError as exc:
         raise PublishError(f"the service cannot serve this graph: {exc}") from None
     metrics: dict[str, float | None] = {}

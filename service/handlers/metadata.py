@@ -61,11 +61,12 @@ def repository_index(registry: Registry, only_ready: bool) -> list[dict[str, str
             ready = version.model is not None
             if only_ready and not ready:
                 continue
+            state = "READY" if ready else "UNAVAILABLE"
             entries.append(
                 {
                     "name": name,
                     "version": str(number),
-                    "state": "READY" if ready else "UNAVAILABLE",
+                    "state": "LOADING" if version.state == "loading" else state,
                     "reason": version.reason or "",
                 }
             )

@@ -18,6 +18,7 @@ from service.metrics.prometheus import Metrics, VersionMetrics
 from service.protocol.task_policies import TASKS, TaskPolicy
 from service.repository.folders import VersionFolder, read_version
 from service.runtime.batching import Batcher, BatchOptions, BatchResult
+from service.runtime.load_check import LoadCheck
 from service.runtime.sessions import Runtime, Session
 
 # What every model answers, in the order metadata lists them: both (n, K), FP32.
@@ -68,22 +69,34 @@ class LoadedModel:
 class ModelLoader:
     """A version folder to a LoadedModel in two steps, each raising LoadError: `read`, the
     files read and checked (the disk's part: the registry runs it with a deadline), and
-    `build`, the session created and warmed up, batcher and metrics attached."""
+    `build`, the version loaded first in a process of its own within the limits (`check`,
+    load_check.py; None: no such check), then the session created and warmed up by the
+    deadline, batcher and metrics attached."""
 
     def __init__(
-        self, runtime: Runtime, max_model_bytes: int, batching: BatchOptions, metrics: Metrics
+        self,
+        runtime: Runtime,
+        max_model_bytes: int,
+        batching: BatchOptions,
+        metrics: Metrics,
+        check: LoadCheck | None = None,
     ) -> None:
         self._runtime = runtime
         self._max_model_bytes = max_model_bytes
         self._batching = batching
         self._metrics = metrics
+        self._check = check
 
     def read(self, folder: VersionFolder) -> tuple[Manifest, bytes]:
         return read_version(folder, self._max_model_bytes)
 
-    def build(self, folder: VersionFolder, files: tuple[Manifest, bytes]) -> LoadedModel:
+    def build(
+        self, folder: VersionFolder, files: tuple[Manifest, bytes], deadline: float
+    ) -> LoadedModel:
         manifest, model = files
-        session = self._runtime.create(model, manifest)
+        if self._check is not None:
+            self._check.run(model, manifest, deadline)
+        session = self._runtime.create(model, manifest, deadline)
         metrics = self._metrics.version(folder.name, str(folder.version))
         batcher = self._batching.batcher(scorer(session.run, manifest), metrics.observe_batch)
         task = TASKS[manifest.task]

@@ -13,15 +13,16 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 
 import numpy as np
 import onnxruntime as ort
 
 from modelrepo.manifest import Manifest
-from service.protocol.datatypes import DATATYPES
 from service.repository.folders import LoadError
-from service.runtime import graphs, placement, providers
+from service.runtime import graphs, placement, providers, warm_up
+from service.runtime.session_options import session_options
 
 log = logging.getLogger("logitserve.runtime")
 
@@ -54,15 +55,21 @@ class Session:
         self.cpu_below_rows = cpu_below_rows if cpu_twin is not None else 0
         self.fixed_batch = fixed_batch
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray, options: ort.RunOptions | None = None) -> np.ndarray:
         small = self._twin is not None and len(batch) < self.cpu_below_rows
         inner = self._twin if small and self._twin is not None else self._inner
         if self.fixed_batch is not None:
-            return self._run_fixed(inner, batch, self.fixed_batch)
-        logits: np.ndarray = inner.run(self._outputs, {self._input: batch})[0]
+            return self._run_fixed(inner, batch, self.fixed_batch, options)
+        logits: np.ndarray = inner.run(self._outputs, {self._input: batch}, options)[0]
         return logits
 
-    def _run_fixed(self, inner: ort.InferenceSession, batch: np.ndarray, size: int) -> np.ndarray:
+    def _run_fixed(
+        self,
+        inner: ort.InferenceSession,
+        batch: np.ndarray,
+        size: int,
+        options: ort.RunOptions | None,
+    ) -> np.ndarray:
         """A graph exported for a fixed batch size: rows in chunks of that size, the last one
         padded with zeros (whose logits are dropped)."""
         parts = []
@@ -72,7 +79,7 @@ class Session:
             if rows < size:
                 pad = np.zeros((size - rows, *chunk.shape[1:]), dtype=chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
-            parts.append(inner.run(self._outputs, {self._input: chunk})[0][:rows])
+            parts.append(inner.run(self._outputs, {self._input: chunk}, options)[0][:rows])
         return np.concatenate(parts)
 
 
@@ -103,23 +110,11 @@ class Runtime:
         self._no_external_data = tempfile.mkdtemp(prefix="logitserve-")
         weakref.finalize(self, shutil.rmtree, self._no_external_data, ignore_errors=True)
 
-    def _options(self) -> ort.SessionOptions:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._intra_op_threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        options.add_session_config_entry(
-            "session.model_external_initializers_file_folder_path", self._no_external_data
-        )
-        return options
-
     def _session(self, model: bytes, chosen: list[str]) -> ort.InferenceSession:
         try:
             return ort.InferenceSession(
                 model,
-                self._options(),
+                session_options(self._intra_op_threads, self._no_external_data),
                 providers=[providers.with_options(p, self._conv_algo_search) for p in chosen],
             )
         except Exception as exc:  # ONNX Runtime raises its own types for every parse failure
@@ -135,8 +130,10 @@ class Runtime:
         LoadError: the check a graph gets before any manifest is written for it."""
         return _describe(self._session(model, [providers.CPU]))
 
-    def create(self, model: bytes, manifest: Manifest) -> Session:
-        """A warmed-up session whose graph matches the manifest, or LoadError."""
+    def create(self, model: bytes, manifest: Manifest, deadline: float | None = None) -> Session:
+        """A warmed-up session whose graph matches the manifest, or LoadError. The warm-up is
+        stopped at `deadline` (time.monotonic()); creating the session cannot be (the load
+        check measured it first: load_check.py)."""
         with self._lock:
             chosen = [p for p in self._providers if p not in self._unusable]
         inner = self._session(model, chosen)
@@ -156,7 +153,7 @@ class Runtime:
                 fallback = f"{self.requested[0]} {reason}; using {in_use[0]}"
         fixed = graphs.check(_describe(inner), manifest)
         session = Session(inner, manifest, fallback, fixed_batch=fixed)
-        _warm_up(session, manifest)
+        _warm_up(session, manifest, deadline)
         if in_use[0] == providers.CUDA and self._cpu_below_rows != 0:
             session = self._with_cpu_twin(session, inner, model, manifest)
         return session
@@ -194,11 +191,8 @@ def _describe(inner: ort.InferenceSession) -> graphs.Graph:
 
 def sample_rows(manifest: Manifest, rows: int, seed: int = 0) -> np.ndarray:
     """Random rows in the declared input's range: pixels 0-255, or features in [0, 1)."""
-    rng = np.random.default_rng(seed)
-    shape = (rows, *manifest.input.row_shape)
-    if manifest.input.datatype == "UINT8":
-        return rng.integers(0, 256, shape, dtype=np.uint8)
-    return rng.random(shape, dtype=np.float32)
+    spec = manifest.input
+    return warm_up.sample_rows(spec.datatype, spec.row_shape, rows, seed)
 
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s\"':,]+")
@@ -210,34 +204,44 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _warm_up(session: Session, manifest: Manifest) -> None:
-    """Run a few batches once: the first client does not pay for lazy initialisation, and a
-    graph whose logits are not finite (NaN weights, a log or a division of the inputs) fails
-    here, before it can serve. Zeros alone miss graphs that break only on other inputs, so
-    the top of the range and random rows in the declared range are tried too."""
-    for what, rows in _warm_up_batches(manifest):
-        try:
-            logits = session.run(rows)
-        except Exception as exc:
-            raise LoadError(f"the model fails on a warm-up batch ({what}): {_short(exc)}") from None
-        if logits.shape != (len(rows), manifest.output.width):
-            raise LoadError(
-                f"the model returned shape {list(logits.shape)} for {len(rows)} rows, "
-                f"the manifest says [-1, {manifest.output.width}]"
-            )
-        if not np.isfinite(logits).all():
-            raise LoadError(
-                f"the model's logits are not finite (NaN or infinite) for {what}: "
-                "a version must answer finite logits for every input in the declared range"
-            )
+def _warm_up(session: Session, manifest: Manifest, deadline: float | None) -> None:
+    """Run a few batches once (warm_up.py): the first client does not pay for lazy
+    initialisation, and a graph whose logits are not finite (NaN weights, a log or a division
+    of the inputs) fails here, before it can serve.
+
+    ONNX Runtime stops a run between two nodes (inside a Loop too) once its RunOptions'
+    `terminate` is set, from any thread: a timer sets it at the deadline, so a graph slower
+    than the check measured (a busier machine) holds this thread no longer than that."""
+    options = ort.RunOptions()
+    stop = None
+    if deadline is not None:
+        stop = threading.Timer(max(deadline - time.monotonic(), 0.0), _terminate, (options,))
+        stop.daemon = True
+        stop.start()
+    try:
+        for what, rows in warm_up.batches(manifest.input.datatype, manifest.input.row_shape):
+            try:
+                logits = session.run(rows, options)
+            except Exception as exc:
+                if options.terminate:
+                    raise LoadError("it did not warm up before the load deadline") from None
+                raise LoadError(
+                    f"the model fails on a warm-up batch ({what}): {_short(exc)}"
+                ) from None
+            if logits.shape != (len(rows), manifest.output.width):
+                raise LoadError(
+                    f"the model returned shape {list(logits.shape)} for {len(rows)} rows, "
+                    f"the manifest says [-1, {manifest.output.width}]"
+                )
+            if not np.isfinite(logits).all():
+                raise LoadError(
+                    f"the model's logits are not finite (NaN or infinite) for {what}: "
+                    "a version must answer finite logits for every input in the declared range"
+                )
+    finally:
+        if stop is not None:
+            stop.cancel()
 
 
-def _warm_up_batches(manifest: Manifest) -> list[tuple[str, np.ndarray]]:
-    dtype = DATATYPES[manifest.input.datatype].numpy
-    shape = manifest.input.row_shape
-    top = (255, "rows of 255s") if manifest.input.datatype == "UINT8" else (1, "rows of ones")
-    return [
-        ("rows of zeros", np.zeros((2, *shape), dtype=dtype)),
-        (top[1], np.full((2, *shape), top[0], dtype=dtype)),
-        ("random rows in the declared range", sample_rows(manifest, 8)),
-    ]
+def _terminate(options: ort.RunOptions) -> None:
+    options.terminate = True

@@ -14,7 +14,7 @@ from modelrepo.serving_config import ServingConfig
 from service.runtime.loaded_model import LoadedModel
 from service.serving.routing_policy import Plan, Route
 
-State = Literal["ready", "failed", "unloaded"]
+State = Literal["ready", "failed", "unloaded", "loading"]
 
 
 @dataclass(frozen=True)

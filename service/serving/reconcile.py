@@ -1,7 +1,8 @@
 """Bringing one model in line with its folder: its serving config and control state read,
 the promotion gate and the version policy applied (routing_policy.py), the versions that should be
 loaded loaded (or kept, retried, served on from memory: versions.py), and the version that
-answers requests without one chosen. Every disk read goes through `Disk`, with its deadline.
+answers requests without one chosen. Every disk read goes through `Disk`, with its deadline;
+the versions to load load side by side, each within the load deadline (runtime/load_slots.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from modelrepo.names import SERVING_FILE
 from modelrepo.serving_config import ServingConfig
 from service.repository.disk import Disk, DiskTimeout
 from service.repository.folders import LoadError, ModelFolder, VersionFolder, read_manifest
+from service.runtime.load_slots import LoadSlots, LoadTimeout
 from service.runtime.loaded_model import LoadedModel
 from service.serving import routing_policy, versions
 from service.serving.model_status import ModelStatus, VersionStatus
@@ -29,21 +31,28 @@ log = logging.getLogger("logitserve.registry")
 
 class Loader(Protocol):
     """Makes a ready model of a version folder in two steps (model.ModelLoader): `read`, the
-    disk's part, and `build`, the CPU's; each raises LoadError with the reason."""
+    disk's part, and `build`, the CPU's, done by `deadline` (time.monotonic()); each raises
+    LoadError with the reason."""
 
     def read(self, folder: VersionFolder) -> Any: ...
 
-    def build(self, folder: VersionFolder, files: Any) -> LoadedModel: ...
+    def build(self, folder: VersionFolder, files: Any, deadline: float) -> LoadedModel: ...
 
 
 class Reconciler:
     def __init__(
-        self, loader: Loader, disk: Disk, timings: ReloadTimings, clock: Callable[[], float]
+        self,
+        loader: Loader,
+        disk: Disk,
+        timings: ReloadTimings,
+        clock: Callable[[], float],
+        slots: LoadSlots,
     ) -> None:
         self._loader = loader
         self._disk = disk
         self._timings = timings
         self._clock = clock
+        self._slots = slots
 
     async def model(
         self, folder: ModelFolder, previous: ModelStatus | None, now: float, explicit: bool
@@ -74,6 +83,7 @@ class Reconciler:
         was = previous.route.default if previous is not None and previous.route else None
         keep = {was} if was is not None else set()
         plan = routing_policy.plan([*folder.versions, *statuses], manifests, config, control, keep)
+        to_load: list[tuple[VersionFolder, VersionStatus | None]] = []
         for number, found in folder.versions.items():
             kept = old.get(number)
             if number not in plan.load:
@@ -89,8 +99,13 @@ class Reconciler:
             if same is not None:
                 statuses[number] = same
                 continue
-            model, reason = await self._load(found, kept)
-            statuses[number] = versions.after_load(kept, found, model, reason, now, self._timings)
+            to_load.append((found, kept))
+        # Side by side: one slow version holds up the others no longer than a slot.
+        loads = await asyncio.gather(*(self._load(found, kept) for found, kept in to_load))
+        for (found, kept), (model, reason) in zip(to_load, loads):
+            statuses[found.version] = versions.after_load(
+                kept, found, model, reason, now, self._timings
+            )
         for number, reason in folder.broken.items():
             statuses[number] = versions.broken(old.get(number), number, reason)
         ready = {n for n, s in statuses.items() if s.model is not None}
@@ -132,12 +147,13 @@ class Reconciler:
         self, folder: VersionFolder, kept: VersionStatus | None
     ) -> tuple[LoadedModel | None, str | None]:
         started = time.perf_counter()
+        key = str(folder.path)
         try:
-            files = await self._disk.call(str(folder.path), self._loader.read, folder)
-            loaded = await asyncio.to_thread(self._loader.build, folder, files)
+            files = await self._disk.call(key, self._loader.read, folder)
+            loaded = await self._slots.run(key, self._loader.build, folder, files)
         except DiskTimeout as exc:
             reason = f"cannot read its files: {exc}"
-        except LoadError as exc:
+        except (LoadError, LoadTimeout) as exc:
             reason = str(exc)
         else:
             log.info(

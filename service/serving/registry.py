@@ -6,11 +6,15 @@ once and holds the `LoadedModel`, so requests in flight finish on the version th
 on; a version dropped from the snapshot is freed when its last request lets go of it.
 
 Reading the disk never holds anything a request or a health check waits for: every
-filesystem call goes through `Disk` (a thread of its own, a deadline), and refreshes only
-wait for each other. Control actions (load, unload, promote, pin, canary) are written to the
-model's control.json, read back like any other change, so every worker and every replica
-sharing the repository applies them at its next rescan. Each model is brought in line with
-its folder by reconcile.py; what becomes of a version when the disk changes is versions.py's.
+filesystem call goes through `Disk` (a thread of its own, a deadline). A refresh scans the
+repository, then brings each model in line in a task of its own, which publishes that model's
+new state as soon as it is done: a model whose versions load slowly (each has until the load
+deadline) holds up no other model, and a rescan passes over a model still busy. A model seen
+for the first time is published at once as loading. Control actions (load, unload, promote,
+pin, canary) are written to the model's control.json, read back like any other change, so
+every worker and every replica sharing the repository applies them at its next rescan. Each
+model is brought in line with its folder by reconcile.py; what becomes of a version when the
+disk changes is versions.py's.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from service.repository.folders import (
     list_model_names,
     scan_model,
 )
+from service.runtime.load_slots import LoadSlots
 from service.runtime.loaded_model import LoadedModel
 from service.serving import decisions, versions
 from service.serving.model_status import ModelStatus, VersionStatus
@@ -67,6 +72,7 @@ class Registry:
         disk: Disk | None = None,
         timings: ReloadTimings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        slots: LoadSlots | None = None,
     ) -> None:
         self._root = Path(root)
         self._on_publish = on_publish
@@ -75,9 +81,11 @@ class Registry:
         self._disk = disk or Disk(timeout_s=10.0)
         self._timings = timings or ReloadTimings()
         self._clock = clock
-        self._reconciler = Reconciler(loader, self._disk, self._timings, clock)
+        slots = slots or LoadSlots(slots=2, timeout_s=60.0)
+        self._reconciler = Reconciler(loader, self._disk, self._timings, clock, slots)
         self._snapshot: Mapping[str, ModelStatus] = MappingProxyType({})
-        self._refreshing = asyncio.Lock()  # one refresh at a time; nothing else waits on it
+        self._scanning = asyncio.Lock()  # one scan at a time; nothing else waits on it
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # each model's latest reconcile
         self._applied: dict[str, int] = {}  # unloads applied here, by model, so far
         self.repository_error: str | None = "the model repository has not been read yet"
         self.scanned = False
@@ -132,12 +140,27 @@ class Registry:
 
     # -- changing ----------------------------------------------------------------------------
 
-    async def refresh(self, only: str | None = None, explicit: bool = False) -> None:
+    async def refresh(
+        self, only: str | None = None, explicit: bool = False, wait_s: float | None = None
+    ) -> None:
         """Bring the snapshot in line with the disk: load what is new, changed or due for a
-        retry (`explicit`: every failed version at once), keep what vanished for its grace."""
-        async with self._refreshing:
+        retry (`explicit`: every failed version at once), keep what vanished for its grace.
+        Returns once every model found is in line, or after `wait_s` (the models still
+        loading then publish their state when they are done)."""
+        tasks = await self._rescan(only, explicit, wait=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait_s)
+        if only is None:
+            self.scanned = True
+
+    async def _rescan(
+        self, only: str | None, explicit: bool, wait: bool
+    ) -> list[asyncio.Task[None]]:
+        """Scan, then start a task per model found that brings it in line. A model whose
+        previous task still runs gets one that follows it (`wait`), or none: the next rescan
+        will see it."""
+        async with self._scanning:
             now = self._clock()
-            applied = dict(self._applied)
             if only is None:
                 found, error = await self._scan()
                 self.repository_error = error
@@ -146,24 +169,61 @@ class Registry:
                 if folder.gone:
                     raise NotFound(f"no model '{only}' in the model repository")
                 found, error = {only: folder}, None
-            updates = {
-                name: await self._reconciler.model(folder, self._snapshot.get(name), now, explicit)
-                for name, folder in found.items()
-            }
-            current = dict(self._snapshot)  # from here to the publication nothing awaits
-            for name, status in updates.items():
-                if self._applied.get(name) == applied.get(name):  # else an unload came first
-                    current[name] = status
+            current, changed = dict(self._snapshot), False
             if only is None and error is None:
                 for name in set(current) - set(found):
+                    if self._busy(name):
+                        continue  # its task publishes; the next rescan sees it gone
                     kept = versions.vanished_model(current[name], now, self._timings)
                     if kept is None:
                         log.info("model removed", extra={"model": name})
                         del current[name]
+                        self._tasks.pop(name, None)
+                    elif kept is current[name]:
+                        continue
                     else:
                         current[name] = kept
-            self._publish(current)
-            self.scanned = True
+                    changed = True
+            tasks = []
+            for name, folder in found.items():
+                busy = self._tasks.get(name) if self._busy(name) else None
+                if busy is not None and not wait:
+                    continue
+                previous = current.get(name)
+                if previous is None:
+                    current[name], changed = versions.loading(folder), True
+                task = asyncio.create_task(self._reconcile(folder, previous, explicit, busy))
+                self._tasks[name] = task
+                tasks.append(task)
+            if changed:
+                self._publish(current)
+            return tasks
+
+    def _busy(self, name: str) -> bool:
+        task = self._tasks.get(name)
+        return task is not None and not task.done()
+
+    async def _reconcile(
+        self,
+        folder: ModelFolder,
+        previous: ModelStatus | None,
+        explicit: bool,
+        after: asyncio.Task[None] | None,
+    ) -> None:
+        """One model brought in line with its folder, and published."""
+        name = folder.name
+        if after is not None:
+            await asyncio.wait({after})
+            previous = self._snapshot.get(name)
+        applied = self._applied.get(name)
+        try:
+            status = await self._reconciler.model(folder, previous, self._clock(), explicit)
+        except Exception:  # one model's surprise must not stop the others, nor later rescans
+            log.exception("model not brought in line with its folder", extra={"model": name})
+            return
+        unchanged = status == self._snapshot.get(name)  # each publication touches every row
+        if self._applied.get(name) == applied and not unchanged:  # else an unload came first
+            self._publish({**self._snapshot, name: status})
 
     async def control(
         self, name: str, action: Action, version: int | None = None, weight: float | None = None
@@ -210,15 +270,26 @@ class Registry:
         return self.status(name)
 
     async def watch(self, interval: float) -> None:
-        """Rescan every `interval` seconds, forever (cancelled at shutdown)."""
+        """Rescan every `interval` seconds, forever (cancelled at shutdown); a model still
+        busy from an earlier rescan is passed over."""
         while True:
             try:
-                await self.refresh()
+                await self._rescan(None, False, wait=False)
+                self.scanned = True
             except Exception:  # a bad scan must not stop hot reload for good
                 log.exception("model repository scan failed")
             if interval <= 0:
                 return
             await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        """Cancel what is still being brought in line (at shutdown)."""
+        tasks = [task for task in self._tasks.values() if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._tasks.clear()
 
     # -- internals ---------------------------------------------------------------------------
 

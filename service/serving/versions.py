@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from service.repository.folders import VersionFolder
+from service.repository.folders import ModelFolder, VersionFolder
 from service.runtime.loaded_model import LoadedModel
 from service.serving.model_status import ModelStatus, VersionStatus
 
@@ -32,6 +32,13 @@ class ReloadTimings:
 
     def retry_after(self, failures: int) -> float:
         return float(min(self.retry_first_s * 2 ** min(failures - 1, 30), self.retry_max_s))
+
+
+def loading(folder: ModelFolder) -> ModelStatus:
+    """A model seen for the first time, published while its versions load (a request gets
+    "not ready: loading", not "unknown model")."""
+    states = {v: VersionStatus(v, "loading", "loading") for v in folder.versions}
+    return ModelStatus(folder.name, states, folder.ignored)
 
 
 def unchanged(

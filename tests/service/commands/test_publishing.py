@@ -15,7 +15,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from tests.builders import course_dense_model, dense_graph, nonfinite_mlp, random_mlp
+from tests.builders import (
+    course_dense_model,
+    dense_graph,
+    memory_hungry_mlp,
+    nonfinite_mlp,
+    random_mlp,
+)
 from tests.servers import running_process
 
 DIGITS = "0,1,2,3,4,5,6,7,8,9"
@@ -227,8 +233,19 @@ def features_3() -> onnx.ModelProto:
         (lambda: nonfinite_mlp("nan"), ["--image", "28x28"], "not finite"),
         (lambda: b"not an onnx graph", ["--image", "28x28"], "ONNX Runtime cannot load"),
         (lambda: unnamed_graph(), ["--features", "a,b"], "(onnx.checker): Field 'name'"),
+        (lambda: memory_hungry_mlp(300_000_000), ["--image", "28x28"], "(--max-load-memory-mib)"),
     ],
-    ids=["two-inputs", "int64", "symbolic", "features", "image-size", "nan", "garbage", "spec"],
+    ids=[
+        "two-inputs",
+        "int64",
+        "symbolic",
+        "features",
+        "image-size",
+        "nan",
+        "garbage",
+        "spec",
+        "memory",
+    ],
 )
 def test_graphs_the_service_cannot_serve_are_refused_saying_why(
     tmp_path: Path, model: object, options: list[str], words: str

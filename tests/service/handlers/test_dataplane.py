@@ -197,10 +197,10 @@ def test_a_model_that_fails_is_an_inference_failure_counted_for_its_version(
 ) -> None:
     original = Session.run
 
-    def fail_on_three_rows(self: Session, batch: np.ndarray) -> np.ndarray:
+    def fail_on_three_rows(self: Session, batch: np.ndarray, options: Any = None) -> np.ndarray:
         if len(batch) == 3:
             raise RuntimeError("onnxruntime said no")
-        return original(self, batch)
+        return original(self, batch, options)
 
     monkeypatch.setattr(Session, "run", fail_on_three_rows)  # before the models load
     dp, metrics = make_plane(repository)

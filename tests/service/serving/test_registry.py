@@ -18,6 +18,8 @@ from service.errors import InvalidInput, NotFound, NotReady
 from service.protocol.task_policies import TASKS
 from service.repository.disk import Disk
 from service.repository.folders import LoadError, ModelFolder, VersionFolder
+from service.runtime import load_slots
+from service.runtime.load_slots import LoadSlots, LoadTimeout
 from service.runtime.loaded_model import LoadedModel
 from service.serving import registry as registry_module
 from service.serving.registry import Registry, ReloadTimings
@@ -33,7 +35,7 @@ class Loads:
         self.calls.append((folder.name, folder.version))
         return (folder.path / "model.onnx").read_text()
 
-    def build(self, folder: VersionFolder, files: str) -> LoadedModel:
+    def build(self, folder: VersionFolder, files: str, deadline: float) -> LoadedModel:
         if files.startswith("broken"):
             raise LoadError(files)
         session: Any = SimpleNamespace(provider="TestProvider", fallback=None, cpu_below_rows=0)
@@ -377,3 +379,76 @@ def test_a_read_that_hangs_holds_up_neither_unloads_nor_other_versions(root: Pat
         asyncio.run(registry.refresh())
         clock.now += 5
     assert registry.resolve("alpha").version == 3
+
+
+class Slow(Loads):
+    """Building alpha/3 takes until released, ignoring its deadline, as a session that ONNX
+    Runtime takes minutes to create (nothing can interrupt it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def build(self, folder: VersionFolder, files: str, deadline: float) -> LoadedModel:
+        if (folder.name, folder.version) == ("alpha", 3):
+            self.release.wait(20)
+        return super().build(folder, files, deadline)
+
+
+def test_a_version_slower_than_the_load_deadline_holds_up_no_other_model_nor_the_start(
+    root: Path,
+) -> None:
+    loads = Slow()
+    version(root, "alpha", 3)
+    registry = Registry(root, loads, slots=LoadSlots(slots=2, timeout_s=0.5))
+
+    def serves(name: str) -> bool:
+        status = registry.models.get(name)
+        return status is not None and status.serving is not None
+
+    async def scenario() -> float:
+        started = time.monotonic()
+        first = asyncio.create_task(registry.refresh())
+        # While alpha/3 loads, every other model is published as soon as it is ready.
+        while not serves("beta"):
+            await asyncio.sleep(0.01)
+        assert not first.done()
+        # A new model, and a control action elsewhere, are not held up by alpha/3 either.
+        version(root, "gamma", 1)
+        await asyncio.wait_for(registry.refresh(only="gamma"), 0.3)
+        await asyncio.wait_for(registry.unload("beta"), 0.3)
+        await first
+        return time.monotonic() - started
+
+    try:
+        took = asyncio.run(scenario())
+        # The first refresh waits for the deadline (and a moment for the load to report).
+        assert took < 0.5 + load_slots.REPORT_S + 1.0, took
+        reason = str(registry.status("alpha").versions[3].reason)
+        assert reason == "it did not load and warm up within 0.5 s", reason
+        assert registry.resolve("alpha").version == 2  # its other versions serve
+        assert registry.resolve("gamma").version == 1 and registry.status("beta").unloaded
+        abandoned = [t for t in threading.enumerate() if t.name.endswith("alpha/3")]
+        assert len(abandoned) == 1  # it keeps its slot until it ends
+    finally:
+        loads.release.set()
+
+
+def test_abandoned_loads_never_hold_more_threads_than_the_slots() -> None:
+    slots = LoadSlots(slots=2, timeout_s=0.05)
+    release = threading.Event()
+    most = 0
+
+    def stuck(deadline: float) -> None:
+        nonlocal most
+        most = max(most, slots.running)
+        release.wait(0.5 + load_slots.REPORT_S)
+
+    async def scenario() -> list[BaseException | None]:
+        loads = [slots.run(f"stuck {i}", stuck) for i in range(6)]
+        return await asyncio.gather(*loads, return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(o, LoadTimeout) for o in outcomes), outcomes
+    assert most == 2  # the third waited for a thread to end, not for its caller to give up
+    release.set()
