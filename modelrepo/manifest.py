@@ -16,6 +16,10 @@ from modelrepo.names import MANIFEST_FILE
 
 FORMAT = 1
 MAX_BYTES = 1024 * 1024
+# Every prediction lists labels, so their size multiplies into every response.
+MAX_LABELS = 100_000
+MAX_LABEL_BYTES = 256
+MAX_LABELS_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ class Manifest(BaseModel):
     name: str
     version: int = Field(gt=0)
     task: str
-    labels: list[str] = Field(min_length=1, max_length=100_000)
+    labels: list[str] = Field(min_length=1, max_length=MAX_LABELS)
     input: InputSpec
     output: OutputSpec
     threshold: float | None = Field(None, gt=0, lt=1)
@@ -186,6 +190,33 @@ class Manifest(BaseModel):
         if task not in TASK_KINDS:
             raise ValueError(f"the task must be one of {', '.join(TASK_KINDS)}")
         return task
+
+    @field_validator("labels")
+    @classmethod
+    def _bounded_labels(cls, labels: list[str]) -> list[str]:
+        sizes = [len(label.encode()) for label in labels]
+        longest = max(sizes)
+        if longest > MAX_LABEL_BYTES:
+            which = sizes.index(longest)
+            raise ValueError(
+                f"each label is at most {MAX_LABEL_BYTES} bytes (UTF-8); label {which} has "
+                f"{longest}"
+            )
+        if sum(sizes) > MAX_LABELS_BYTES:
+            raise ValueError(
+                f"the labels take {sum(sizes)} bytes (UTF-8), more than {MAX_LABELS_BYTES} in all"
+            )
+        return labels
+
+    # Read for every response's size bound: computed once (a manifest is never changed).
+    @cached_property
+    def label_bytes(self) -> int:
+        """All labels' UTF-8 bytes together."""
+        return sum(len(label.encode()) for label in self.labels)
+
+    @cached_property
+    def longest_label_bytes(self) -> int:
+        return max(len(label.encode()) for label in self.labels)
 
     @field_validator("report_files", mode="before")
     @classmethod

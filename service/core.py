@@ -75,7 +75,9 @@ class Core:
             ),
             slots=LoadSlots(settings.max_loading, settings.load_timeout_s),
         )
-        self.dataplane = DataPlane(self.registry, settings.max_instances)
+        self.dataplane = DataPlane(
+            self.registry, settings.max_instances, settings.max_response_bytes
+        )
         self.reports = Reports(self.disk)
         self._tasks: list[asyncio.Task[None]] = []
 

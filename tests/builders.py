@@ -345,3 +345,21 @@ def memory_hungry_mlp(floats: int) -> onnx.ModelProto:
         [numpy_helper.from_array(np.array([floats], np.int64), "size")],
         "memory-hungry",
     )
+
+
+def wide_repository(root: Path, classes: int, name: str = "wide") -> Path:
+    """A multiclass tabular model of two features and `classes` outputs, labelled by their
+    index (past 10,000 classes, by their index modulo 100: 100,000 labels of five digits
+    would pass the manifest's bound on label bytes)."""
+    rng = np.random.default_rng(7)
+    graph = dense_graph(
+        [rng.normal(0, 1, (2, classes))],
+        [np.zeros(classes)],
+        input_name="features",
+        input_type="FP32",
+        row_shape=(2,),
+        scale=None,
+    )
+    labels = [str(i if classes <= 10_000 else i % 100) for i in range(classes)]
+    publish(root, graph, tabular_manifest(name, 1, ["x1", "x2"], "multiclass", labels, classes))
+    return root

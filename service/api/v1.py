@@ -213,7 +213,8 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         rows = await asyncio.to_thread(v1_codec.decode, *decode)
     else:
         rows = v1_codec.decode(*decode)
-    return json_response(predictions(await svc.dataplane.score(model, rows), options))
+    scored = await svc.dataplane.score(model, rows, v1_codec.row_bytes(model, options))
+    return json_response(predictions(scored, options))
 
 
 _PREDICT_DOC: dict[str, Any] = {
@@ -268,7 +269,7 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
             "with Content-Type: image/png or image/jpeg"
         )
     rows, warnings = await svc.uploads.rows(blobs, names, manifest)
-    scored = await svc.dataplane.score(model, rows)
+    scored = await svc.dataplane.score(model, rows, v1_codec.row_bytes(model, options))
     return json_response(predictions(scored, options, files=names, warnings=warnings))
 
 

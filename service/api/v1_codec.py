@@ -17,7 +17,7 @@ from service.api import images, numbers
 from service.api.body import parse_json
 from service.api.json_budget import JsonBudget
 from service.errors import InvalidInput, PayloadTooLarge, describe
-from service.handlers.dataplane import Scored
+from service.handlers.dataplane import JSON_VALUE_BYTES, Scored
 from service.handlers.inputs import fit_rows
 from service.protocol.task_policies import top_k
 from service.protocol.tensors import fp32_array, uint8_array
@@ -163,6 +163,23 @@ def _aspect_warning(shape: tuple[int, ...], canvas: tuple[int, int], model: str)
         "shrunk to fit, so its digits may be too small to read (one digit per image, or a "
         "model with a wider canvas)"
     )
+
+
+# A prediction besides its labels and probabilities: keys, the label, a threshold, a file
+# name and a warning (each bounded).
+PREDICTION_BYTES = 640
+TOP_K_ENTRY_BYTES = 64
+
+
+def row_bytes(model: LoadedModel, options: Options) -> int:
+    """The most one prediction takes in the answer: every label with its probability, the
+    top k with their labels, and (multi-label) the labels chosen."""
+    manifest = model.manifest
+    classes = model.task.classes(manifest.output.width)
+    labels = manifest.label_bytes + classes * (JSON_VALUE_BYTES + 4)
+    top = options.top_k * (manifest.longest_label_bytes + TOP_K_ENTRY_BYTES)
+    chosen = manifest.label_bytes + classes * 4 if model.task.thresholded else 0
+    return PREDICTION_BYTES + labels + top + chosen
 
 
 def predictions(

@@ -185,9 +185,11 @@ def _manifest(request: Request, graph: graphs.Graph, sha256: str) -> Manifest:
     try:
         return Manifest.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = exc.errors(include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "manifest"
         message = first["msg"].removeprefix("Value error, ")
+        if where.startswith("labels"):  # the option alone, not the graph
+            raise PublishError(f"--labels: {message}") from None
         raise PublishError(f"the graph and the options disagree: {where}: {message}") from None
 
 

@@ -12,7 +12,9 @@ A transport (HTTP v1 and v2 in api/, gRPC next) resolves the model a request add
   failure becomes InferenceFailed and the timings go to the version's metrics.
 
 Both count each request in the version's Triton statistics (statistics.py): its time, and
-whether it succeeded.
+whether it succeeded. Both bound the response before the model runs: rows times the bytes a
+row's answer takes (its classes, their labels) must fit `max_response_bytes`, or the request
+is refused (413), saying how many rows fit and what else shrinks the answer.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from service.errors import InferenceFailed, InvalidInput, ServiceError
+from service.errors import InferenceFailed, InvalidInput, PayloadTooLarge, ServiceError
 from service.handlers.inputs import fit_tensors
 from service.protocol.messages import (
     InferenceRequest,
@@ -40,6 +42,12 @@ perf_counter = time.perf_counter
 log = logging.getLogger("logitserve.inference")
 
 MAX_ID_LENGTH = 256
+MB = 1_000_000
+# The most a value takes in a JSON answer ("-1.2345678901234567e-308," is 25 bytes), and a
+# classification string besides its label ("-123456789.123456:99999:" and quotes, comma).
+JSON_VALUE_BYTES = 25
+CLASS_ENTRY_BYTES = 48
+TOP_K_ADVICE = "ask for the top k classes only (outputs[].parameters.classification)"
 
 
 # Built for every request: slots, not frozen (a frozen dataclass costs ~1 us to build here).
@@ -59,9 +67,12 @@ _EVERY_OUTPUT = {
 
 
 class DataPlane:
-    def __init__(self, registry: Registry, max_instances: int) -> None:
+    def __init__(
+        self, registry: Registry, max_instances: int, max_response_bytes: int = 16 * 1024 * 1024
+    ) -> None:
         self._registry = registry
         self._max_instances = max_instances
+        self._max_response_bytes = max_response_bytes
 
     def model(self, name: str, version: str | None = None) -> LoadedModel:
         """The model a request addresses, or NotFound / NotReady / InvalidInput."""
@@ -78,6 +89,7 @@ class DataPlane:
                 if request.outputs is None
                 else _requested_outputs(model, request.outputs)
             )
+            self._bound(len(rows), row_bytes(model, outputs), TOP_K_ADVICE)
             fitted = perf_counter()
             scored = await self._score(model, rows)
             returned = perf_counter()
@@ -101,10 +113,15 @@ class DataPlane:
         )
         return response
 
-    async def score(self, model: LoadedModel, rows: np.ndarray) -> Scored:
-        """Run rows fitted to the model through it, batched with concurrent requests."""
+    async def score(
+        self, model: LoadedModel, rows: np.ndarray, answer_bytes: int = 0, advice: str = ""
+    ) -> Scored:
+        """Run rows fitted to the model through it, batched with concurrent requests; the
+        answer will take about `answer_bytes` per row (the caller's wire format), which must
+        fit the response limit (`advice`: what else shrinks it)."""
         started = perf_counter()
         try:
+            self._bound(len(rows), answer_bytes, advice)
             scored = await self._score(model, rows)
         except ServiceError:
             model.metrics.statistics.failed(perf_counter() - started)
@@ -113,6 +130,19 @@ class DataPlane:
             len(rows), perf_counter() - started, scored.queue_s, scored.infer_s
         )
         return scored
+
+    def _bound(self, rows: int, per_row: int, advice: str) -> None:
+        """PayloadTooLarge unless `rows` answers of `per_row` bytes fit the response limit."""
+        limit = self._max_response_bytes
+        if rows * per_row <= limit:
+            return
+        fit = limit // per_row
+        what = f"send at most {fit} rows per request" if fit else "send one row per request"
+        raise PayloadTooLarge(
+            f"the answer would take about {_size(rows * per_row)} ({rows} rows of {per_row} "
+            f"bytes), over the limit of {_size(limit)} (--max-response-bytes): "
+            + (f"{what}, or {advice}" if advice else what)
+        )
 
     async def _score(self, model: LoadedModel, rows: np.ndarray) -> Scored:
         try:
@@ -136,6 +166,24 @@ class DataPlane:
         model.metrics.call(result.queue_s, result.infer_s)
         logits, probabilities = result.outputs
         return Scored(model, logits, probabilities, result.queue_s, result.infer_s)
+
+
+def _size(count: int) -> str:
+    return f"{count / MB:.1f} MB" if count >= MB else f"{count} bytes"
+
+
+def row_bytes(model: LoadedModel, outputs: tuple[RequestedOutput, ...]) -> int:
+    """The most one row's outputs take in an answer: values as JSON text (binary ones as
+    4 bytes), classification strings with the longest label."""
+    width = model.manifest.output.width
+    total = 0
+    for requested in outputs:
+        if requested.classification:
+            label = model.manifest.longest_label_bytes
+            total += requested.classification * (CLASS_ENTRY_BYTES + label)
+        else:
+            total += width * (4 if requested.binary else JSON_VALUE_BYTES)
+    return total
 
 
 def _requested_outputs(

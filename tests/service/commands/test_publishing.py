@@ -15,6 +15,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from service.commands import publishing
 from tests.builders import (
     course_dense_model,
     dense_graph,
@@ -310,3 +311,27 @@ def test_labels_that_do_not_fit_the_outputs_are_refused(tmp_path: Path) -> None:
         str(tmp_path / "models"),
     )
     assert run.returncode == 1 and "labels must name every output column" in run.stderr
+
+
+def test_publish_refuses_labels_too_large_for_every_answer(tmp_path: Path) -> None:
+    classes = 2000
+    graph = dense_graph(
+        [np.ones((2, classes))],
+        [np.zeros(classes)],
+        input_name="x",
+        input_type="FP32",
+        row_shape=(2,),
+        scale=None,
+    )
+    path = tmp_path / "wide.onnx"
+    path.write_bytes(graph.SerializeToString())
+    request = publishing.Request(
+        model=path,
+        name="wide",
+        task="multiclass",
+        labels=[f"{i:0225d}" for i in range(classes)],  # 450 KB
+        features=["a", "b"],
+    )
+    with pytest.raises(publishing.PublishError, match=r"^--labels: the labels take 450000 bytes"):
+        publishing.publish(request, tmp_path / "models")
+    assert not (tmp_path / "models" / "wide" / "1").exists()

@@ -30,7 +30,7 @@ from tests.builders import standard_repository
 COURSE = [200.0, 17.0]  # the course's dense layer: logits [165, -531, 900]
 
 
-def make_plane(root: Path) -> tuple[DataPlane, Metrics]:
+def make_plane(root: Path, **limits: int) -> tuple[DataPlane, Metrics]:
     metrics = Metrics()
     batching = BatchOptions(
         executor=None,
@@ -43,7 +43,7 @@ def make_plane(root: Path) -> tuple[DataPlane, Metrics]:
     loader = ModelLoader(Runtime(["CPUExecutionProvider"], 1), 10_000_000, batching, metrics)
     registry = Registry(root, loader, metrics.set_models)
     asyncio.run(registry.refresh())
-    return DataPlane(registry, max_instances=8), metrics
+    return DataPlane(registry, max_instances=8, **limits), metrics
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +220,21 @@ def test_v1_scores_rows_it_fitted_itself_through_the_same_data_plane(
     assert scored.logits.tolist() == [[165.0, -531.0, 900.0]]
     assert np.round(scored.probabilities).tolist() == [[1.0, 0.0, 1.0]]
     assert 'logitserve_queue_seconds_count{model="course",version="1"}' in metrics.render().decode()
+
+
+def test_an_answer_over_the_response_limit_is_refused_before_the_model_runs(
+    repository: Path,
+) -> None:
+    """As gRPC builds it (raw contents, every output): the bound is the data plane's, so
+    every transport has it. The course model's rows answer 3 values per output."""
+    small, _ = make_plane(repository, max_response_bytes=1000)
+    raw = RawBytes(np.array(COURSE * 8, "<f4").tobytes(), "raw_input_contents")
+    eight = RequestTensor("features", "FP32", [8, 2], raw)
+    with pytest.raises(PayloadTooLarge) as refused:
+        infer(small, "course", InferenceRequest(None, [eight], None))
+    message = refused.value.message
+    assert "over the limit of 1000 bytes (--max-response-bytes): send at most 6 rows" in message
+    assert "outputs[].parameters.classification" in message
+    # The top class alone fits: 8 rows of one classification string each.
+    top = (RequestedOutput("probabilities", classification=1),)
+    assert infer(small, "course", InferenceRequest(None, [eight], top)).outputs[0].shape == [8, 1]

@@ -3,6 +3,7 @@ and the execution provider really in use."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from modelrepo.manifest import Manifest
 from service.errors import InvalidInput
 from service.repository.folders import (
     LoadError,
+    VersionFolder,
     check_name,
     check_version,
+    read_manifest,
     read_version,
     scan,
     scan_model,
@@ -179,3 +182,13 @@ def test_a_metric_that_could_not_be_computed_is_null(tmp_path: Path) -> None:
 def test_a_model_folder_deleted_while_being_read_is_gone_not_broken(tmp_path: Path) -> None:
     folder = scan_model(tmp_path, "vanished")
     assert folder.gone and not folder.versions
+
+
+def test_a_version_whose_labels_are_too_large_is_not_loaded(tmp_path: Path) -> None:
+    folder = tmp_path / "mnist" / "1"
+    folder.mkdir(parents=True)
+    labels = [f"{i:0225d}" for i in range(10)] * 200  # 450 KB
+    document = image_manifest("mnist", 1, labels=labels) | {"model_sha256": "0" * 64}
+    (folder / "manifest.json").write_text(json.dumps(document))
+    with pytest.raises(LoadError, match="labels: the labels take 450000 bytes"):
+        read_manifest(VersionFolder("mnist", 1, folder, ()))
