@@ -78,7 +78,7 @@ class Core:
         self.dataplane = DataPlane(
             self.registry, settings.max_instances, settings.max_response_bytes
         )
-        self.reports = Reports(self.disk)
+        self.reports = Reports(self.disk, settings.report_readers)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -28,6 +28,7 @@ from service.api.schemas import (
     PredictResponse,
     error_responses,
 )
+from service.api.streamed import StreamedResponse
 from service.api.v1_codec import parse_options, predictions
 from service.errors import InvalidInput, NotFound, UnsupportedMediaType
 from service.handlers import reports
@@ -150,15 +151,16 @@ def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
     response_class=Response,
     responses={
         200: {"description": "the file, with the content type its extension gives"},
-        **error_responses(400, 404),
+        **error_responses(400, 404, 503),
     },
 )
 async def report_file(
     request: Request, svc: ServicesDep, name: str, version: str, file: str
 ) -> Response:
-    """A file of the version's report (model card, figures): only files its manifest lists."""
+    """A file of the version's report (model card, figures): only files its manifest lists,
+    streamed (503 while too many are being sent)."""
     model = svc.registry.resolve(name, version)
-    report = await svc.reports.read(model, file)
+    report = await svc.reports.open(model, file)
     etag = f'"{report.entry.sha256}"'
     headers = {
         "ETag": etag,
@@ -169,8 +171,9 @@ async def report_file(
         "Cache-Control": "no-cache",  # a version folder may be published again: revalidate
     }
     if etag in request.headers.get("if-none-match", ""):
+        report.close()
         return Response(status_code=304, headers=headers)
-    return Response(report.content, media_type=report.entry.media_type, headers=headers)
+    return StreamedResponse(report, report.entry.media_type, headers)
 
 
 def query_string(request: Request) -> str:

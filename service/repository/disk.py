@@ -38,8 +38,9 @@ class TooLarge(OSError):
     """More bytes than the caller's limit."""
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of the regular file at path (links followed), at most `limit` of them.
+def open_regular_file(path: Path, limit: int) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at path (links followed), and its fstat; the caller
+    closes it. NotARegularFile, TooLarge (over `limit` bytes), or the OSError of the open.
 
     Opened without blocking (a FIFO's open would wait for a writer), then checked with fstat
     on the descriptor itself, so a file swapped between a check and the open cannot slip by.
@@ -51,6 +52,16 @@ def read_regular_file(path: Path, limit: int) -> bytes:
             raise NotARegularFile(f"{_kind(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise TooLarge(f"{path.name} is larger than {limit} bytes")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at path (links followed), at most `limit` of them."""
+    fd, _ = open_regular_file(path, limit)
+    try:
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(limit + 1 - size, 16 * 1024 * 1024))

@@ -9,7 +9,12 @@ import asyncio
 import hashlib
 import json
 import os
+import socket
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +27,7 @@ from service.errors import NotFound
 from service.handlers.reports import Reports
 from service.repository.disk import Disk
 from tests.builders import image_manifest, publish, random_mlp
-from tests.servers import RunningServer, running
+from tests.servers import RunningServer, ServerProcess, running, running_process, wait_until
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"not really a figure, but bytes with a sha256"
 CARD = b"# mnist\n\nA model card.\n"
@@ -236,14 +241,135 @@ def test_the_shipped_models_serve_their_reports(shipped_models: Path) -> None:
                     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_a_file_over_the_limit_is_refused_without_reading_it(tmp_path: Path) -> None:
-    folder = publish(tmp_path, random_mlp(0), image_manifest("m", 1))
-    (folder / "big.png").write_bytes(b"x" * 4096)
+def read_whole(reports: Reports, model: Any, file: str) -> bytes:
+    async def read() -> bytes:
+        stream = await reports.open(model, file)
+        try:
+            return b"".join([chunk async for chunk in stream.chunks()])
+        finally:
+            stream.close()
+
+    return asyncio.run(read())
+
+
+def stand_in(folder: Path, **files: bytes) -> Any:
+    """A loaded version of `folder` whose manifest lists `files` (written there)."""
     listed = json.loads((folder / "manifest.json").read_text())
-    listed["report_files"] = [entry("big.png", b"x" * 4096)]
-    model: Any = SimpleNamespace(
+    listed["report_files"] = [entry(name, content) for name, content in files.items()]
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return SimpleNamespace(
         name="m", version=1, folder=folder, manifest=Manifest.model_validate(listed)
     )
+
+
+def test_a_file_over_the_limit_is_refused_without_reading_it(tmp_path: Path) -> None:
+    folder = publish(tmp_path, random_mlp(0), image_manifest("m", 1))
+    model = stand_in(folder, **{"big.png": b"x" * 4096})
     with pytest.raises(NotFound, match="larger than 1024 bytes"):
-        asyncio.run(Reports(Disk(timeout_s=2.0), max_bytes=1024).read(model, "big.png"))
-    assert asyncio.run(Reports(Disk(timeout_s=2.0)).read(model, "big.png")).content == b"x" * 4096
+        read_whole(Reports(Disk(timeout_s=2.0), max_bytes=1024), model, "big.png")
+    assert read_whole(Reports(Disk(timeout_s=2.0)), model, "big.png") == b"x" * 4096
+
+
+def test_a_file_rewritten_after_it_was_verified_is_hashed_again_and_refused(
+    tmp_path: Path,
+) -> None:
+    folder = publish(tmp_path, random_mlp(0), image_manifest("m", 1))
+    figure = PNG * 100_000  # 5 MB: streamed in chunks
+    model = stand_in(folder, **{"figure.png": figure})
+    reports = Reports(Disk(timeout_s=2.0))
+    assert read_whole(reports, model, "figure.png") == figure
+    assert read_whole(reports, model, "figure.png") == figure  # remembered, not hashed again
+    (folder / "figure.png").write_bytes(figure[:-1] + b"!")  # same size, same inode
+    with pytest.raises(NotFound, match="no longer matches the sha256"):
+        read_whole(reports, model, "figure.png")
+    assert reports.sending == 0
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise RuntimeError("no Threads")
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, bytes]]:
+    """A server process whose model lists a 16 MB report file."""
+    root = tmp_path_factory.mktemp("large")
+    figure = bytes(range(256)) * (16 * 1024 * 1024 // 256 - 1)
+    manifest = image_manifest("m", 1) | {"report_files": [entry("figure.png", figure)]}
+    folder = publish(root, random_mlp(0), manifest)
+    (folder / "figure.png").write_bytes(figure)
+    with running_process(root, reload_interval_s="0") as srv:
+        yield srv, figure
+
+
+def test_sixty_readers_of_a_large_report_take_neither_its_size_each_nor_a_thread_each(
+    large: tuple[ServerProcess, bytes],
+) -> None:
+    srv, figure = large
+    pid = srv.process.pid
+    threads, peak = _threads(pid), _peak_mb(pid)
+    most = threads
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        while not done.is_set():
+            most = max(most, _threads(pid))
+            time.sleep(0.005)
+
+    def get(_: int) -> httpx.Response:
+        with httpx.Client(base_url=srv.url, timeout=30) as client:
+            return client.get(report_url("figure.png", "m"))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(60) as pool:
+            answers = list(pool.map(get, range(60)))
+    finally:
+        done.set()
+        watcher.join()
+    statuses = Counter(r.status_code for r in answers)
+    assert set(statuses) <= {200, 503} and statuses[200] >= 4, statuses
+    assert all(r.content == figure for r in answers if r.status_code == 200)
+    assert all("retry-after" in r.headers for r in answers if r.status_code == 503)
+    # Before: +917 MB and 61 threads (each reader read the file whole, on a thread of its own).
+    assert _peak_mb(pid) - peak < 100
+    assert most - threads <= 4 + 4  # the readers' chunk reads, and a few of uvicorn's
+    with httpx.Client(base_url=srv.url, timeout=30) as client:
+        assert client.get(report_url("figure.png", "m")).content == figure
+
+
+def test_a_reader_that_goes_away_mid_file_frees_its_place(
+    large: tuple[ServerProcess, bytes],
+) -> None:
+    srv, figure = large
+    request = b"GET " + report_url("figure.png", "m").encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    stalled = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(4)]
+    try:
+        for sock in stalled:  # they never read: the server's sends stop at their buffers
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(request)
+        with httpx.Client(base_url=srv.url, timeout=30) as client:
+            busy = wait_until(
+                lambda: (r := client.get(report_url("figure.png", "m"))).status_code == 503 and r
+            )
+            assert "report files are being sent already" in busy.json()["error"]
+    finally:
+        for sock in stalled:
+            sock.close()
+    with httpx.Client(base_url=srv.url, timeout=30) as client:
+        answer = wait_until(
+            lambda: (r := client.get(report_url("figure.png", "m"))).status_code == 200 and r
+        )
+        assert answer.content == figure
