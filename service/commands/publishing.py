@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,15 +30,16 @@ from modelrepo.manifest import TASK_KINDS, Manifest
 from modelrepo.names import MODEL_FILE
 from modelrepo.publish import PublishError, commit, staging_folder
 from service import __version__
-from service.commands import evaluation
+from service.commands import evaluation, held_out
 from service.protocol.task_policies import TASKS
 from service.repository.disk import read_regular_file
 from service.repository.folders import LoadError, check_name
 from service.runtime import graphs
 from service.runtime.load_check import LoadCheck
-from service.runtime.sessions import ONNXRUNTIME_VERSION, Runtime
+from service.runtime.sessions import ONNXRUNTIME_VERSION, Runtime, Session
 from service.settings import Settings
 
+EVAL_BATCH = 1024  # rows per call when evaluating held-out data
 # What the server holds a version to by default: refused here, it would be refused there.
 _DEFAULTS = Settings.model_fields
 LOAD_CHECK = LoadCheck(
@@ -94,8 +94,8 @@ def publish(request: Request, models_dir: Path) -> Published:
     metrics: dict[str, float | None] = {}
     dataset = None
     if request.held_out is not None:
-        x, y = _held_out(request.held_out, manifest)
-        probabilities = TASKS[manifest.task].activate(session.run(x))
+        x, y = held_out.read(request.held_out, manifest)
+        probabilities = TASKS[manifest.task].activate(_logits(session, x))
         threshold = TASKS[manifest.task].default_threshold(manifest.threshold)
         metrics = evaluation.metrics(manifest.task, probabilities, y, threshold)
         dataset = {"name": request.held_out.name, "test_size": len(x)}
@@ -193,28 +193,11 @@ def _manifest(request: Request, graph: graphs.Graph, sha256: str) -> Manifest:
         raise PublishError(f"the graph and the options disagree: {where}: {message}") from None
 
 
-def _held_out(path: Path, manifest: Manifest) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs `x` (rows as clients send them) and truths `y` from an .npz file."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            x, y = _array(archive, "x"), _array(archive, "y")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise PublishError(
-            f"cannot read held-out data from {path.name}: {exc} (an .npz with arrays x and y)"
-        ) from None
-    spec = manifest.input
-    dtype = np.uint8 if spec.datatype == "UINT8" else np.float32
-    if len(x) != len(y) or len(x) == 0:
-        raise PublishError(f"{path.name}: x and y must have the same, non-zero, number of rows")
-    if x[0].size != spec.row_size:
-        raise PublishError(f"{path.name}: each row of x must have {spec.row_size} values")
-    return x.reshape(len(x), *spec.row_shape).astype(dtype), y
-
-
-def _array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    """One array of an .npz (a zip of .npy files); arrays of Python objects are refused."""
-    with archive.open(f"{name}.npy") as member:
-        return np.lib.format.read_array(member)
+def _logits(session: Session, x: np.ndarray) -> np.ndarray:
+    """The model's logits for every row, a batch at a time (held-out data may be large)."""
+    return np.concatenate(
+        [session.run(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
+    )
 
 
 def _commit(models_dir: Path, name: str, data: bytes, manifest: dict[str, Any]) -> tuple[int, Path]:
