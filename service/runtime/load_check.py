@@ -47,6 +47,7 @@ class LoadCheck:
             spec.datatype,
             ",".join(str(d) for d in spec.row_shape),
             str(self.memory_bytes),
+            str(max(deadline - time.monotonic(), 0.0)),
         ]
         # Two malloc arenas: fewer address-space reservations counted against the limit.
         environment = {**os.environ, "MALLOC_ARENA_MAX": "2"}

@@ -6,13 +6,20 @@ much memory that took: `peak BYTES`, or `failed WHY` when ONNX Runtime refused.
 It imports onnxruntime and numpy only (a quick start), and serves nothing: a graph that makes
 ONNX Runtime allocate gigabytes, loop for minutes or crash ends this process, not the server.
 
-    python -m service.runtime.load_probe INPUT DATATYPE DIMS MEMORY_BYTES < model.onnx
+    python -m service.runtime.load_probe INPUT DATATYPE DIMS MEMORY_BYTES SECONDS < model.onnx
+
+The server kills it at the deadline; should the server itself die first, the process dies
+with it (Linux), and in any case its CPU time is capped a little past SECONDS.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import math
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -25,10 +32,13 @@ from service.runtime.warm_up import batches
 # Address space a process reserves without using it (thread stacks, the allocator's arenas):
 # the limit is this much above the memory allowed, and the measured peak decides.
 SLACK_BYTES = 256 * 1024 * 1024
+CPU_SLACK_S = 5  # the server's own kill at the deadline comes first
+_PR_SET_PDEATHSIG = 1
 
 
 def main(argv: list[str]) -> None:
-    name, datatype, dims, memory = argv
+    name, datatype, dims, memory, seconds = argv
+    _end_with_the_server(float(seconds))
     row_shape = tuple(int(d) for d in dims.split(","))
     model = sys.stdin.buffer.read()
     _limit_address_space(int(memory) + SLACK_BYTES)
@@ -66,6 +76,15 @@ def _run(session: ort.InferenceSession, name: str, rows: np.ndarray, fixed: int 
             pad = np.zeros((fixed - len(chunk), *chunk.shape[1:]), dtype=chunk.dtype)
             chunk = np.concatenate([chunk, pad])
         session.run(None, {name: chunk})
+
+
+def _end_with_the_server(seconds: float) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # Linux only
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    cpu = math.ceil(seconds) + CPU_SLACK_S
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = cpu if hard == resource.RLIM_INFINITY else min(cpu, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _status(field: str) -> int | None:
