@@ -5,7 +5,7 @@ it, each problem in one line.
 Read without trusting the file: each array's zip entry is checked against a size bound by the
 size it declares (a 285 KB .npz can inflate to gigabytes), and its .npy header (shape and
 dtype, before any data) against the model, so a header declaring 10**12 rows or a 0-d array
-costs nothing. Arrays of Python objects are refused (never unpickled). Truths must be class
+costs nothing. Arrays of Python objects are refused, never built. Truths must be class
 indices the model has (or 0/1 per label): a NaN or out-of-range truth would be scored as a
 wrong answer, and the promotion gate would trust the accuracy made of it.
 """
@@ -95,9 +95,8 @@ def _check_shapes(x: tuple[int, ...], y: tuple[int, ...], manifest: Manifest) ->
 def _array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
     """The array's data (its header checked already): never an array of Python objects."""
     with archive.open(f"{name}.npy") as member:
-        return np.lib.format.read_array(
-            member, allow_pickle=False, max_header_size=MAX_HEADER_BYTES
-        )
+        # numpy's default refuses arrays of objects (the service never builds one).
+        return np.lib.format.read_array(member, max_header_size=MAX_HEADER_BYTES)
 
 
 def _inputs(x: np.ndarray, manifest: Manifest) -> np.ndarray:

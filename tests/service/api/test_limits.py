@@ -12,6 +12,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -97,7 +98,7 @@ def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSer
     logits of the wrong shape, 5 take 0.3 s."""
     original = Session.run
 
-    def run(self: Session, batch: np.ndarray) -> np.ndarray:
+    def run(self: Session, batch: np.ndarray, options: Any = None) -> np.ndarray:
         if len(batch) == 3:
             raise RuntimeError("injected onnxruntime failure /secret/path")
         if len(batch) == 4:
@@ -106,7 +107,7 @@ def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSer
             return np.zeros((5, 1), np.float32)
         if len(batch) == 5:
             time.sleep(0.3)
-        return original(self, batch)
+        return original(self, batch, options)
 
     monkeypatch.setattr(Session, "run", run)
     repo = standard_repository(tmp_path / "models")
