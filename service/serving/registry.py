@@ -220,7 +220,9 @@ class Registry:
             status = await self._reconciler.model(folder, previous, self._clock(), explicit)
         except Exception:  # one model's surprise must not stop the others, nor later rescans
             log.exception("model not brought in line with its folder", extra={"model": name})
-            return
+            if previous is not None:
+                return  # what it served serves on
+            status = ModelStatus(name, error="an internal error while loading it (see the log)")
         unchanged = status == self._snapshot.get(name)  # each publication touches every row
         if self._applied.get(name) == applied and not unchanged:  # else an unload came first
             self._publish({**self._snapshot, name: status})

@@ -452,3 +452,25 @@ def test_abandoned_loads_never_hold_more_threads_than_the_slots() -> None:
     assert all(isinstance(o, LoadTimeout) for o in outcomes), outcomes
     assert most == 2  # the third waited for a thread to end, not for its caller to give up
     release.set()
+
+
+class Surprising(Loads):
+    """Reading beta fails in a way no one planned for (a bug, a library's own exception)."""
+
+    def read(self, folder: VersionFolder) -> str:
+        if folder.name == "beta":
+            raise RuntimeError("something no one planned for")
+        return super().read(folder)
+
+
+def test_one_models_unexpected_error_leaves_the_others_loading_and_rescans_going(
+    root: Path,
+) -> None:
+    registry = Registry(root, Surprising())
+    asyncio.run(registry.refresh())
+    assert registry.resolve("alpha").version == 2
+    with pytest.raises(NotReady, match="an internal error while loading it"):
+        registry.resolve("beta")
+    version(root, "alpha", 3)
+    asyncio.run(registry.refresh())
+    assert registry.resolve("alpha").version == 3
