@@ -10,15 +10,15 @@ and the kernel spreads connections among them, as uvicorn's workers share the HT
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 
 from service.edge.inflight import InFlight
 from service.grpc.gate import Gate
-from service.grpc.generated.grpc_service_pb2_grpc import add_GRPCInferenceServiceServicer_to_server
-from service.grpc.generated.health_pb2_grpc import add_HealthServicer_to_server
-from service.grpc.health import Health
-from service.grpc.inference import InferenceService
+from service.grpc.generated import grpc_service_pb2, health_pb2
+from service.grpc.health import HEALTH_SERVICE, Health
+from service.grpc.inference import METHODS, NOT_OFFERED, RPCS, SERVICE, InferenceService
 from service.handlers.dataplane import DataPlane
 from service.metrics.prometheus import Metrics
 from service.serving.registry import Registry
@@ -50,10 +50,11 @@ class GrpcServer:
         self._settings = settings
         gate = Gate(settings, inflight, metrics)
         self._server = grpc.aio.server(options=options(settings))
-        add_GRPCInferenceServiceServicer_to_server(
-            InferenceService(gate, dataplane, registry, settings), self._server
-        )
-        add_HealthServicer_to_server(Health(gate, registry), self._server)
+        inference = InferenceService(gate, dataplane, registry, settings)
+        _add(self._server, SERVICE, _inference_methods(inference))
+        health = Health(gate, registry)
+        check = _unary(health.Check, health_pb2, "HealthCheckResponse")
+        _add(self._server, HEALTH_SERVICE, {"Check": check})
         self.port = 0
 
     async def start(self, port: int) -> int:
@@ -70,3 +71,34 @@ class GrpcServer:
 
     async def stop(self, grace_s: float) -> None:
         await self._server.stop(grace_s)
+
+
+def _inference_methods(service: InferenceService) -> dict[str, grpc.RpcMethodHandler]:
+    """Every call of the protocol: those served take their request as bytes (the gate parses
+    it, once it has let the call through); the others are answered UNIMPLEMENTED in words."""
+    handlers = {}
+    for name in RPCS:
+        response = METHODS[name].output_type.name
+        handlers[name] = _unary(getattr(service, name), grpc_service_pb2, response)
+    for name, message in NOT_OFFERED.items():
+        handlers[name] = _not_offered(METHODS[name].server_streaming, message)
+    return handlers
+
+
+def _unary(behaviour: Any, module: Any, response: str) -> grpc.RpcMethodHandler:
+    serializer = getattr(module, response).SerializeToString
+    return grpc.unary_unary_rpc_method_handler(behaviour, response_serializer=serializer)
+
+
+def _not_offered(streaming: bool, message: str) -> grpc.RpcMethodHandler:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
+
+    if streaming:
+        return grpc.stream_stream_rpc_method_handler(refuse)
+    return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def _add(server: grpc.aio.Server, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
