@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import socket
 from typing import Any
 
@@ -24,6 +25,31 @@ from service.grpc.listener import GrpcServer
 from service.settings import Settings
 
 log = logging.getLogger("logitserve")
+
+
+# Descriptors besides connections: model files, logs, the event loops' own, ONNX Runtime's.
+RESERVED_DESCRIPTORS = 256
+
+
+def reserve_descriptors(settings: Settings) -> int:
+    """Raise this process's limit on open files to what both transports' connection limits
+    and the rest need, as far as the hard limit allows (shells often start at 1,024, fewer
+    than --max-connections alone); the soft limit now. Short of it, a warning says so: then
+    connections one transport holds can starve the other of descriptors."""
+    need = settings.max_connections + RESERVED_DESCRIPTORS
+    if settings.grpc_port:
+        need += settings.grpc_max_connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        soft = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < need:
+        log.warning(
+            "too few file descriptors for the connection limits: lower --max-connections "
+            "or --grpc-max-connections, or raise the hard limit (ulimit -Hn)",
+            extra={"limit": soft, "needed": need},
+        )
+    return int(soft)
 
 
 class StartupError(Exception):
@@ -77,6 +103,7 @@ class _Transports(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         settings = self._core.settings
+        reserve_descriptors(settings)
         await self._core.start()
         if settings.grpc_port:
             core = self._core

@@ -152,6 +152,25 @@ class Settings(BaseSettings):
     max_receiving: int = Field(
         64, ge=1, description="connections sending a request body at once (503 past it)"
     )
+    # gRPC's connections and streams, apart from HTTP's: whatever gRPC clients hold, HTTP
+    # keeps its own connections (and the process its descriptors).
+    grpc_max_connections: int = Field(
+        256, ge=1, description="open gRPC connections; more are closed as they arrive"
+    )
+    grpc_max_streams: int = Field(
+        100,
+        ge=1,
+        description="calls at once on one gRPC connection (its SETTINGS_MAX_CONCURRENT_STREAMS)",
+    )
+    grpc_idle_s: float = Field(
+        300.0, gt=0, description="a gRPC connection without calls for this long is closed"
+    )
+    grpc_max_age_s: float = Field(
+        3600.0,
+        gt=0,
+        description="a gRPC connection is closed after this long, its calls given "
+        "graceful_shutdown_s to finish (clients reconnect, which spreads them over replicas)",
+    )
     max_upload_pixels: int = Field(
         32_000_000, gt=0, description="most pixels all images of one upload may declare together"
     )

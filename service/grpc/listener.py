@@ -28,6 +28,7 @@ log = logging.getLogger("logitserve.grpc")
 
 
 def options(settings: Settings) -> list[tuple[str, int]]:
+    ms = 1000
     return [
         ("grpc.max_receive_message_length", settings.max_body_bytes),
         ("grpc.max_send_message_length", -1),
@@ -35,6 +36,26 @@ def options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.max_metadata_size", settings.max_header_bytes),
         ("grpc.absolute_max_metadata_size", settings.max_header_bytes),
         ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+        # Connections: a number of their own (HTTP's are --max-connections), a deadline for
+        # the HTTP/2 preface and settings as HTTP has for headers, idle and age limits.
+        ("grpc.max_allowed_incoming_connections", settings.grpc_max_connections),
+        ("grpc.server_handshake_timeout_ms", int(settings.header_timeout_s * ms)),
+        ("grpc.http2.settings_timeout", int(settings.header_timeout_s * ms)),
+        ("grpc.max_connection_idle_ms", int(settings.grpc_idle_s * ms)),
+        ("grpc.max_connection_age_ms", int(settings.grpc_max_age_s * ms)),
+        ("grpc.max_connection_age_grace_ms", int(settings.graceful_shutdown_s * ms)),
+        # Streams: advertised in SETTINGS, and a stream reset by the client counts until its
+        # call has finished here, so opening and resetting streams in a loop ("rapid reset")
+        # never runs more calls at once than the limit.
+        ("grpc.max_concurrent_streams", settings.grpc_max_streams),
+        ("grpc.http.overload_protection", 1),
+        # Keepalive: the server asks a silent peer every minute whether it is still there
+        # (a vanished client's connection goes within 80 s, not hours), and a client that
+        # pings more than every 10 s without calls is sent away after two warnings.
+        ("grpc.keepalive_time_ms", 60 * ms),
+        ("grpc.keepalive_timeout_ms", 20 * ms),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10 * ms),
+        ("grpc.http2.max_ping_strikes", 2),
     ]
 
 
