@@ -150,7 +150,25 @@ class Settings(BaseSettings):
         "(503 past it: with max_body_bytes, this bounds the memory bodies can take)",
     )
     max_receiving: int = Field(
-        64, ge=1, description="connections sending a request body at once (503 past it)"
+        64,
+        ge=1,
+        description="connections sending a request body at once (503 past it; a body that "
+        "arrives with its headers never counts)",
+    )
+    max_receiving_per_client: int = Field(
+        16,
+        ge=0,
+        description="of those, how many one client address may have (429 past it; 0: no share; "
+        "behind a proxy that does not buffer bodies every client shares its address)",
+    )
+    min_body_rate: int = Field(
+        240,
+        ge=0,
+        description="bytes per second a request body must average once body_rate_grace_s has "
+        "passed (408 below it, as Kestrel's MinRequestBodyDataRate; 0: only the body deadline)",
+    )
+    body_rate_grace_s: float = Field(
+        5.0, gt=0, description="how long a request body may take before its pace is checked"
     )
     # gRPC's connections and streams, apart from HTTP's: whatever gRPC clients hold, HTTP
     # keeps its own connections (and the process its descriptors).

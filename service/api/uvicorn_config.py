@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.api.connections import ConnectionLimits
+from service.api.receiving import Receiving
 from service.settings import Settings
 
 
@@ -16,7 +17,12 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
         max_body_bytes=settings.max_body_bytes,
         max_connections=settings.max_connections,
         max_buffered_bytes=settings.max_buffered_bytes,
-        max_receiving=settings.max_receiving,
+        receiving=Receiving(
+            settings.max_receiving,
+            settings.max_receiving_per_client,
+            settings.min_body_rate,
+            settings.body_rate_grace_s,
+        ),
     )
 
 
