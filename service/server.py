@@ -3,7 +3,8 @@ by side in one process, over one core (core.py), as MLServer's `MLServer` class 
 
 The order is the same for both: the core starts first (the models load, so the service is
 ready when its ports open), then gRPC listens, then HTTP binds; on SIGINT or SIGTERM both
-drain at once, each within the grace period, and the core stops last. uvicorn keeps the
+drain at once (HTTP first keeps its port and connections open for --drain-s, answering each
+request with Connection: close), each within the grace period, and the core stops last. uvicorn keeps the
 signals and the event loop; the transports' start and stop ride on its `startup` and
 `shutdown`, so a signal re-raised after the drain (uvicorn's way of ending with the status
 the signal asks for) finds everything already stopped."""
@@ -18,8 +19,9 @@ from typing import Any
 
 import uvicorn
 
+from service.api.connections import BoundedHttpToolsProtocol, ConnectionLimits
 from service.api.http_app import create_http_app
-from service.api.uvicorn_config import uvicorn_options
+from service.api.uvicorn_config import connection_limits, uvicorn_options
 from service.core import Core
 from service.grpc.listener import GrpcServer
 from service.settings import Settings
@@ -27,6 +29,8 @@ from service.settings import Settings
 log = logging.getLogger("logitserve")
 
 
+# The drain ends early once no connection has been open for this long.
+QUIET_S = 0.25
 # Descriptors besides connections: model files, logs, the event loops' own, ONNX Runtime's.
 RESERVED_DESCRIPTORS = 256
 
@@ -62,8 +66,10 @@ class Server:
         self.settings = settings
         self.core = Core(settings)
         self.http_app = create_http_app(self.core)
-        options = {**uvicorn_options(settings), "lifespan": "off", **uvicorn_overrides}
-        self._transports = _Transports(uvicorn.Config(self.http_app, **options), self.core)
+        limits = connection_limits(settings)
+        options = {**uvicorn_options(settings, limits), "lifespan": "off", **uvicorn_overrides}
+        config = uvicorn.Config(self.http_app, **options)
+        self._transports = _Transports(config, self.core, limits)
 
     @property
     def started(self) -> bool:
@@ -96,9 +102,10 @@ class _Transports(uvicorn.Server):
     """uvicorn's server, with the core and gRPC started before HTTP binds and stopped beside
     HTTP's drain."""
 
-    def __init__(self, config: uvicorn.Config, core: Core) -> None:
+    def __init__(self, config: uvicorn.Config, core: Core, limits: ConnectionLimits) -> None:
         super().__init__(config)
         self._core = core
+        self._limits = limits
         self.grpc: GrpcServer | None = None  # made on the event loop it serves on
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -118,9 +125,30 @@ class _Transports(uvicorn.Server):
         await super().startup(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        stops = [super().shutdown(sockets)]
+        stops = [self._drain_then_stop_http(sockets)]
         if self.grpc is not None:
             stops.append(self.grpc.stop(self._core.settings.graceful_shutdown_s))
         await asyncio.gather(*stops)
         await self._core.stop()
         log.info("shutdown complete", extra={"grpc": self.grpc is not None})
+
+    async def _drain_then_stop_http(self, sockets: list[socket.socket] | None) -> None:
+        """uvicorn's shutdown closes the port and every idle keep-alive connection at once:
+        a request a client sends on one just then meets a closed connection. First, for
+        --drain-s, the port and connections stay open and every request is answered with
+        Connection: close (503 on connections opened meanwhile); then uvicorn's shutdown."""
+        self._limits.draining = True
+        for connection in list(self.server_state.connections):
+            if isinstance(connection, BoundedHttpToolsProtocol):
+                connection.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._core.settings.drain_s
+        log.info("draining", extra={"connections": len(self.server_state.connections)})
+        # Over at once without connections, or once none has been open for a moment (a
+        # client told to close opens a new one at once).
+        last_seen = loop.time() if self.server_state.connections else -QUIET_S
+        while (now := loop.time()) < deadline and now - last_seen < QUIET_S:
+            await asyncio.sleep(0.05)
+            if self.server_state.connections:
+                last_seen = loop.time()
+        await super().shutdown(sockets)

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     graceful_shutdown_s: float = Field(
         10.0, gt=0, description="on SIGTERM, how long requests in flight may take to finish"
     )
+    drain_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="on SIGTERM, first this long with HTTP's port and keep-alive connections "
+        "open: each request on them is answered with Connection: close (503 on connections "
+        "opened meanwhile), none meets a closed connection (0: close at once)",
+    )
 
     # ONNX Runtime.
     providers: CommaList = Field(

@@ -48,6 +48,8 @@ class ConnectionLimits:
     # bytes held by requests not yet answered.
     receiving: Receiving = field(default_factory=Receiving)
     buffered: int = field(default=0, compare=False, repr=False)
+    # Set when the server begins to shut down (server.py): see BoundedHttpToolsProtocol.drain.
+    draining: bool = field(default=False, compare=False, repr=False)
 
     def protocol(self) -> functools.partial[BoundedHttpToolsProtocol]:
         """What uvicorn's `http=` option takes: a protocol factory with these limits."""
@@ -70,6 +72,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._body_deadline = 0.0
         self._held = 0  # body bytes this connection counts in limits.buffered
         self._deferred: tuple[RequestResponseCycle, Any] | None = None
+        self._opened_draining = limits.draining  # opened once the server began to stop
 
     # -- the transport ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -80,6 +83,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             transport.close()
             return
         self._arm(self._limits.header_timeout_s, "the request headers")
+
+    def drain(self) -> None:
+        """The server is stopping: this connection's request, and any that comes on it while
+        the port stays open, is answered with Connection: close instead of meeting a closed
+        connection; server.py closes what is still idle once the drain is over."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -141,10 +151,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._body_started = self.loop.time()
             self._body_deadline = self._body_started + self._limits.body_timeout_s
         super().on_headers_complete()
+        if self._limits.draining and self.cycle is not None:
+            self.cycle.keep_alive = False
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         if self._body_expected and cycle is self.cycle:
             self._deferred = (cycle, app)  # the app starts when the body is whole
+            return
+        self._begin(cycle, app)
+
+    def _begin(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if self._opened_draining:
+            # A connection opened while the server stops: answered, not served, so that the
+            # client goes to another replica (its body, if any, has been read: no reset).
+            self._refuse(503, "the server is shutting down; retry shortly")
             return
         super()._start_asgi_task(cycle, app)
 
@@ -175,7 +195,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._deferred is not None:
             cycle, app = self._deferred
             self._deferred = None
-            super()._start_asgi_task(cycle, app)
+            self._begin(cycle, app)
 
     def on_response_complete(self) -> None:
         self._release()

@@ -26,12 +26,12 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
     )
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
+def uvicorn_options(settings: Settings, limits: ConnectionLimits | None = None) -> dict[str, Any]:
     """uvicorn.run/Config keyword arguments, but the app and the event loop."""
     return dict(
         host=settings.host,
         port=settings.port,
-        http=connection_limits(settings).protocol(),
+        http=(limits or connection_limits(settings)).protocol(),
         log_config=None,
         access_log=False,
         server_header=False,
