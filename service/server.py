@@ -4,10 +4,10 @@ by side in one process, over one core (core.py), as MLServer's `MLServer` class 
 The order is the same for both: the core starts first (the models load, so the service is
 ready when its ports open), then gRPC listens, then HTTP binds; on SIGINT or SIGTERM both
 drain at once (HTTP first keeps its port and connections open for --drain-s, answering each
-request with Connection: close), each within the grace period, and the core stops last. uvicorn keeps the
-signals and the event loop; the transports' start and stop ride on its `startup` and
-`shutdown`, so a signal re-raised after the drain (uvicorn's way of ending with the status
-the signal asks for) finds everything already stopped."""
+request with Connection: close), each within the grace period, and the core stops last.
+uvicorn keeps the signals and the event loop; the transports' start and stop ride on its
+`startup` and `shutdown`, so a signal re-raised after the drain (uvicorn's way of ending
+with the status the signal asks for) finds everything already stopped."""
 
 from __future__ import annotations
 
@@ -115,7 +115,12 @@ class _Transports(uvicorn.Server):
         if settings.grpc_port:
             core = self._core
             self.grpc = GrpcServer(
-                settings, core.dataplane, core.registry, core.inflight, core.metrics
+                settings,
+                core.dataplane,
+                core.registry,
+                core.inflight,
+                core.metrics,
+                core.credentials,
             )
             try:
                 await self.grpc.start(settings.grpc_port)

@@ -218,6 +218,12 @@ class Settings(BaseSettings):
     api_keys: CommaList = Field(
         [], description="if set, prediction routes need one of these as a Bearer token or X-API-Key"
     )
+    auth_failures_per_minute: int = Field(
+        30,
+        ge=1,
+        description="failed API keys or control tokens one client address may present a "
+        "minute; past it, its requests that need one get 429 until it has waited",
+    )
     cors_origins: CommaList = Field([], description="origins allowed by CORS (none by default)")
     docs: bool = Field(True, description="serve /docs and /openapi.json")
 
@@ -245,11 +251,32 @@ class Settings(BaseSettings):
                 f"each key in --api-keys (LOGITSERVE_API_KEYS) must be at least "
                 f"{MIN_SECRET_CHARS} characters"
             )
+        if token is not None and not _random_enough(token):
+            raise ValueError(f"--control-token (LOGITSERVE_CONTROL_TOKEN) {_NOT_RANDOM}")
+        if not all(_random_enough(key) for key in self.api_keys):
+            raise ValueError(f"a key in --api-keys (LOGITSERVE_API_KEYS) {_NOT_RANDOM}")
         if not self.providers:
             raise ValueError("--providers must name at least one execution provider")
         if "*" in self.cors_origins and (self.api_keys or token):
             raise ValueError("--cors-origins='*' with API keys or a control token is unsafe")
         return self
+
+
+_NOT_RANDOM = (
+    "is too predictable (few distinct characters, or a short pattern repeated): use a random "
+    "one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+)
+
+
+def _random_enough(secret: str) -> bool:
+    """Not one of the secrets a guesser tries first: five distinct characters at least, and
+    no pattern shorter than the minimum length repeated (`aaaa...`, `abab...`,
+    `secret-secret-...`). A random token of 16 characters passes but about never fails."""
+    if len(set(secret)) < 5:
+        return False
+    # The shortest unit the secret repeats (at least twice), if any.
+    units = (p for p in range(1, len(secret) // 2 + 1) if secret[p:] == secret[:-p])
+    return next(units, len(secret)) >= MIN_SECRET_CHARS
 
 
 def describe_errors(error: ValidationError) -> list[str]:

@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 from service import logs
 from service.edge.access import AccessRecord
 from service.edge.admission import InFlightLimit
-from service.edge.credentials import ApiKeys, ControlToken
+from service.edge.credentials import Credentials
 from service.edge.inflight import InFlight
 from service.edge.request_context import RequestContext
 from service.edge.request_ids import RequestIds
@@ -57,14 +57,15 @@ class Rpc:
 
 
 class Gate:
-    def __init__(self, settings: Settings, inflight: InFlight, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, inflight: InFlight, metrics: Metrics, credentials: Credentials
+    ) -> None:
         self._inflight = inflight
         self._ids = RequestIds()
         self._limit = InFlightLimit(
             inflight, settings.max_inflight, lambda: metrics.rejected("overloaded")
         )
-        self._keys = ApiKeys(settings.api_keys) if settings.api_keys else None
-        self._control = ControlToken(settings.control_token)
+        self._credentials = credentials
         self._access = AccessRecord(metrics, settings.access_log)
         # As many numbers as the body limit holds in their densest real form (4-byte floats):
         # packed varint zeros, a byte each, would parse into 4 to 8 times the body limit.
@@ -93,7 +94,7 @@ class Gate:
         if rpc.counted:
             self._inflight.enter()
         try:
-            refused = self._refused(rpc, auth, api_key)
+            refused = self._refused(rpc, _client(context.peer()), auth, api_key)
             if refused is None:
                 try:
                     result = await handler(ctx, await self._parse(rpc, request))
@@ -130,19 +131,28 @@ class Gate:
         return wire.parse(request, rpc.request, self._max_numbers)
 
     def _refused(
-        self, rpc: Rpc, auth: str | None, api_key: str | None
+        self, rpc: Rpc, client: str | None, auth: str | None, api_key: str | None
     ) -> tuple[int, grpc.StatusCode, str] | None:
         refusal: ServiceError | None = self._limit.refusal() if rpc.counted else None
-        if refusal is None and rpc.needs == "api key" and self._keys is not None:
-            refusal = self._keys.refusal(_bytes(auth), _bytes(api_key))
+        credentials = self._credentials
+        if refusal is None and rpc.needs == "api key" and credentials.keyed:
+            refusal = credentials.key_refusal(client, _bytes(auth), _bytes(api_key))
         if refusal is None and rpc.needs == "control token":
-            refusal = self._control.refusal(auth)
+            refusal = credentials.control_refusal(client, auth)
         return None if refusal is None else _answer(refusal)
 
 
 def _answer(error: ServiceError) -> tuple[int, grpc.StatusCode, str]:
     """What a refusal is answered and recorded with (the error itself is not kept)."""
     return status_of(error), code_of(error), error.message
+
+
+def _client(peer: str | None) -> str | None:
+    """The client's address in grpcio's peer string: `ipv4:10.1.2.3:5555`, `ipv6:[::1]:5555`."""
+    kind, _, rest = (peer or "").partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return None
+    return rest.rpartition(":")[0].strip("[]") or None
 
 
 def _bytes(value: str | bytes | None) -> bytes | None:

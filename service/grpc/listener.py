@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from service.edge.credentials import Credentials
 from service.edge.inflight import InFlight
 from service.grpc.gate import Gate
 from service.grpc.generated import grpc_service_pb2, health_pb2
@@ -67,9 +68,10 @@ class GrpcServer:
         registry: Registry,
         inflight: InFlight,
         metrics: Metrics,
+        credentials: Credentials,
     ) -> None:
         self._settings = settings
-        gate = Gate(settings, inflight, metrics)
+        gate = Gate(settings, inflight, metrics, credentials)
         self._server = grpc.aio.server(options=options(settings))
         inference = InferenceService(gate, dataplane, registry, settings)
         _add(self._server, SERVICE, _inference_methods(inference))
