@@ -34,6 +34,9 @@ REASONS = {
 }
 # How often an arriving body's pace is checked once its grace is over.
 PACE_CHECK_S = 1.0
+# A body whole this soon after its headers never counts as arriving: clients write the
+# headers and the body of a small request one after the other, which may take two reads.
+SETTLE_S = 0.05
 
 
 @dataclass
@@ -67,6 +70,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = False
         self._body_bytes = 0  # of the request being read
         self._body_expected = False  # declared, and not whole yet
+        self._settling = False  # a moment before a body not whole counts as arriving
         self._body_declared_bytes = 0  # Content-Length (0 for chunked)
         self._body_started = 0.0
         self._body_deadline = 0.0
@@ -111,9 +115,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if counting and self._awaiting_headers and self._header_bytes > limit:
             # Headers still unfinished: an endless header line never reaches a callback.
             self._refuse(431, f"request headers larger than the limit of {limit} bytes")
-        elif self._body_expected and self not in self._limits.receiving:
-            # The parser has had all this read holds: a body not whole by now is arriving.
-            self._admit_arriving_body()
+        elif self._body_expected and not self._settling and self not in self._limits.receiving:
+            # The parser has had all this read holds, and the body is not whole: it counts
+            # as arriving unless it is whole within a moment (a client's next write), or
+            # at once if the client waits for 100 Continue before sending it.
+            if self.cycle.waiting_for_100_continue:
+                self._admit_arriving_body()
+            else:
+                self._settling = True
+                self._timer = self.loop.call_later(SETTLE_S, self._admit_arriving_body)
 
     # -- the parser's callbacks ------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -188,7 +198,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if self._refused:
             return
-        self._body_expected = False
+        self._body_expected = self._settling = False
         self._limits.receiving.release(self)
         self._disarm()
         super().on_message_complete()
@@ -224,6 +234,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         return None
 
     def _admit_arriving_body(self) -> None:
+        self._timer = None
+        self._settling = False
         refusal = self._limits.receiving.admit(self, self.client[0] if self.client else None)
         if refusal is not None:
             self._refuse(*refusal)
@@ -286,7 +298,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         """Answer `status` unless a response has begun, and close the connection."""
         self._refused = True
-        self._body_expected = False
+        self._body_expected = self._settling = False
         self._disarm()
         self._limits.receiving.release(self)
         self._deferred = None

@@ -1,7 +1,8 @@
 """Request bodies still arriving: which connections may be sending one at once, and how fast.
 
-A body that arrives with its headers, in the same read, never counts here: the small JSON
-prediction is parsed before anyone else can compete with it. A body still on its way takes
+A body that arrives whole with its headers, or a moment after them (connections.py,
+SETTLE_S), never counts here: the small JSON prediction is read before anyone else can
+compete with it. A body still on its way takes
 a place among `max_receiving`, and each client address at most `max_per_client` of them,
 so that one client's stalled uploads, however many it opens, leave the others their
 places. Once admitted, a body must keep coming: past a grace period it must have averaged
