@@ -70,6 +70,7 @@ class Gate:
         # As many numbers as the body limit holds in their densest real form (4-byte floats):
         # packed varint zeros, a byte each, would parse into 4 to 8 times the body limit.
         self._max_numbers = settings.max_body_bytes // 4
+        self._max_bytes = settings.max_body_bytes
 
     async def call(
         self,
@@ -126,8 +127,13 @@ class Gate:
         return None
 
     async def _parse(self, rpc: Rpc, request: bytes) -> Message:
-        if len(request) > OFF_LOOP_BYTES:
-            return await asyncio.to_thread(wire.parse, request, rpc.request, self._max_numbers)
+        # A compressed message may inflate to the size limit: always in a thread.
+        if len(request) > OFF_LOOP_BYTES or wire.compressed(request):
+            return await asyncio.to_thread(self._read, rpc, request)
+        return self._read(rpc, request)
+
+    def _read(self, rpc: Rpc, request: bytes) -> Message:
+        request = wire.inflated(request, self._max_bytes)
         return wire.parse(request, rpc.request, self._max_numbers)
 
     def _refused(

@@ -31,7 +31,10 @@ log = logging.getLogger("logitserve.grpc")
 def options(settings: Settings) -> list[tuple[str, int]]:
     ms = 1000
     return [
+        # The limit on a message as it travels; inflated, it is held to the same limit by
+        # wire.py, in a thread: grpcio would inflate on the event loop.
         ("grpc.max_receive_message_length", settings.max_body_bytes),
+        ("grpc.per_message_decompression", 0),
         ("grpc.max_send_message_length", -1),
         # gRPC refuses metadata past the soft limit at random, and always past the absolute.
         ("grpc.max_metadata_size", settings.max_header_bytes),

@@ -1,11 +1,15 @@
 """HTTP/2 frames written by hand (with the `h2` library) to the gRPC port: what a well-behaved
 gRPC client never does, for the tests that show the server's limits hold against one that
-does: streams past the advertised limit, and streams opened and reset in a loop."""
+does: streams past the advertised limit, streams opened and reset in a loop, and a message
+sent already gzip'd (an attacker compresses its bomb once, not at every call as grpcio
+would)."""
 
 from __future__ import annotations
 
+import gzip
 import select
 import socket
+import struct
 import time
 from dataclasses import dataclass
 
@@ -42,6 +46,7 @@ class Connection:
         )
         self.h2.initiate_connection()
         self.outcome = Outcome()
+        self.ended: set[int] = set()
         self.flush()
         self.read(0.5)  # the server's settings
         self.outcome.advertised = self.h2.remote_settings.max_concurrent_streams
@@ -50,12 +55,14 @@ class Connection:
         self.h2.remote_settings.acknowledge()
         self._next = 1
 
-    def open(self, reset: bool = False) -> None:
-        self.h2.send_headers(self._next, HEADERS, end_stream=False)
+    def open(self, reset: bool = False, headers: list[tuple[str, str]] = HEADERS) -> int:
+        stream = self._next
+        self.h2.send_headers(stream, headers, end_stream=False)
         if reset:
             self.h2.reset_stream(self._next)
         self._next += 2
         self.outcome.opened += 1
+        return stream
 
     def flush(self) -> None:
         try:
@@ -76,6 +83,8 @@ class Connection:
                 self.outcome.alive = False
                 return
             for event in self.h2.receive_data(data):
+                if isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
+                    self.ended.add(event.stream_id)
                 if isinstance(event, h2.events.StreamReset):
                     self.outcome.refused += 1
                 elif isinstance(event, h2.events.ConnectionTerminated):
@@ -103,12 +112,16 @@ def flood(target: str, streams: int) -> Outcome:
         connection.close()
 
 
-def rapid_reset(target: str, seconds: float) -> Outcome:
-    """Streams opened and reset at once, as fast as this client can, for `seconds`."""
+def rapid_reset(target: str, seconds: float, per_second: float | None = None) -> Outcome:
+    """Streams opened and reset at once for `seconds`: as fast as this client can, or at
+    `per_second`."""
     connection = Connection(target)
     try:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and connection.outcome.alive:
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds and connection.outcome.alive:
+            if per_second is not None and connection.outcome.opened > elapsed * per_second:
+                time.sleep(0.01)
+                continue
             for _ in range(100):
                 connection.open(reset=True)
             connection.flush()
@@ -118,3 +131,29 @@ def rapid_reset(target: str, seconds: float) -> Outcome:
         return connection.outcome
     finally:
         connection.close()
+
+
+def gzipped_call(target: str, path: str, message: bytes, timeout: float = 30.0) -> Outcome:
+    """One unary call whose message goes gzip'd as given (`message` is gzip data already),
+    waiting for the server's answer."""
+    connection = Connection(target)
+    try:
+        headers = [*HEADERS[:2], (":path", path), *HEADERS[3:], ("grpc-encoding", "gzip")]
+        stream = connection.open(headers=headers)
+        frame = b"\x01" + struct.pack(">I", len(message)) + message
+        for start in range(0, len(frame), 16384):  # within the 64 KiB window: small bombs
+            connection.h2.send_data(stream, frame[start : start + 16384])
+        connection.h2.end_stream(stream)
+        connection.flush()
+        deadline = time.monotonic() + timeout
+        while stream not in connection.ended and connection.outcome.alive:
+            if time.monotonic() > deadline:
+                break
+            connection.read(0.1)
+        return connection.outcome
+    finally:
+        connection.close()
+
+
+def gzip_once(message: bytes) -> bytes:
+    return gzip.compress(message, compresslevel=9, mtime=0)
