@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -156,6 +157,12 @@ def bombs(url: str) -> Callable[[threading.Event], None]:
     return attack
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds the process has used, user and system."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def high_water_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -218,6 +225,7 @@ def test_good_clients_are_served_while_every_hostile_client_runs(
         httpx.Client(base_url=srv.url, timeout=10) as good,
     ):
         time.sleep(1.0)  # let the attackers settle in
+        cpu_before = cpu_s(srv.process.pid)
         with GoodGrpcClient(target) as good_grpc:
             deadline = time.monotonic() + SOAK_S
             while time.monotonic() < deadline:
@@ -225,6 +233,7 @@ def test_good_clients_are_served_while_every_hostile_client_runs(
                 statuses.append(good.post("/v1/models/mnist/predict", json=pixels).status_code)
                 latencies.append(time.perf_counter() - started)
                 time.sleep(0.01)
+        cpu = cpu_s(srv.process.pid) - cpu_before
         peak = high_water_mb(srv.process.pid)
     assert set(statuses) == {200}, f"good HTTP clients got {sorted(set(statuses))}"
     assert set(good_grpc.codes) == {"OK"}, f"good gRPC clients got {sorted(set(good_grpc.codes))}"
@@ -233,7 +242,7 @@ def test_good_clients_are_served_while_every_hostile_client_runs(
     print(
         f"soak: HTTP {len(statuses)} p50 {np.percentile(latencies, 50) * 1000:.1f} ms "
         f"p99 {p99 * 1000:.1f} ms; gRPC {len(good_grpc.codes)} "
-        f"p99 {grpc_p99 * 1000:.1f} ms; peak {peak:.0f} MB"
+        f"p99 {grpc_p99 * 1000:.1f} ms; peak {peak:.0f} MB; server CPU {cpu / SOAK_S:.0%}"
     )
     assert len(statuses) > 150 and len(good_grpc.codes) > 150
     assert p99 < 0.1, f"HTTP p99 {p99 * 1000:.0f} ms"
