@@ -95,7 +95,7 @@ class Gate:
         if rpc.counted:
             self._inflight.enter()
         try:
-            refused = self._refused(rpc, _client(context.peer()), auth, api_key)
+            refused = self._refused(rpc, context, auth, api_key)
             if refused is None:
                 try:
                     result = await handler(ctx, await self._parse(rpc, request))
@@ -137,14 +137,15 @@ class Gate:
         return wire.parse(request, rpc.request, self._max_numbers)
 
     def _refused(
-        self, rpc: Rpc, client: str | None, auth: str | None, api_key: str | None
+        self, rpc: Rpc, context: grpc.aio.ServicerContext, auth: str | None, api_key: str | None
     ) -> tuple[int, grpc.StatusCode, str] | None:
         refusal: ServiceError | None = self._limit.refusal() if rpc.counted else None
         credentials = self._credentials
         if refusal is None and rpc.needs == "api key" and credentials.keyed:
+            client = _client(context.peer())
             refusal = credentials.key_refusal(client, _bytes(auth), _bytes(api_key))
         if refusal is None and rpc.needs == "control token":
-            refusal = credentials.control_refusal(client, auth)
+            refusal = credentials.control_refusal(_client(context.peer()), auth)
         return None if refusal is None else _answer(refusal)
 
 
