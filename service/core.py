@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+from service.edge.credentials import Credentials
 from service.edge.inflight import InFlight
 from service.handlers.dataplane import DataPlane
 from service.handlers.reports import Reports
@@ -39,6 +40,7 @@ class Core:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.inflight = InFlight()
+        self.credentials = Credentials(settings)
         self.metrics = Metrics(inflight=self.inflight.current)
         threads = settings.inference_threads
         self._executor = (

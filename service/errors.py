@@ -9,6 +9,7 @@
      ├── Unauthorized             a token is required and missing or wrong
      ├── Forbidden                the operation is switched off
      ├── Overloaded               too many requests in flight; retry later
+     │    └── TooManyAttempts       too many failed credentials from one address; retry later
      └── InferenceFailed          ONNX Runtime failed on valid input (a server fault)
 
 `api/errors.py` is the one place that maps them to status codes. Messages never echo raw
@@ -58,6 +59,10 @@ class Overloaded(ServiceError):
     def __init__(self, message: str, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class TooManyAttempts(Overloaded):
+    """Too many failed credentials from one client address: retry later (429)."""
 
 
 class InferenceFailed(ServiceError):

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     graceful_shutdown_s: float = Field(
         10.0, gt=0, description="on SIGTERM, how long requests in flight may take to finish"
     )
+    drain_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="on SIGTERM, first this long with HTTP's port and keep-alive connections "
+        "open: each request on them is answered with Connection: close (503 on connections "
+        "opened meanwhile), none meets a closed connection (0: close at once)",
+    )
 
     # ONNX Runtime.
     providers: CommaList = Field(
@@ -186,7 +194,44 @@ class Settings(BaseSettings):
         "(503 past it: with max_body_bytes, this bounds the memory bodies can take)",
     )
     max_receiving: int = Field(
-        64, ge=1, description="connections sending a request body at once (503 past it)"
+        64,
+        ge=1,
+        description="connections sending a request body at once (503 past it; a body that "
+        "arrives with its headers never counts)",
+    )
+    max_receiving_per_client: int = Field(
+        16,
+        ge=0,
+        description="of those, how many one client address may have (429 past it; 0: no share; "
+        "behind a proxy that does not buffer bodies every client shares its address)",
+    )
+    min_body_rate: int = Field(
+        240,
+        ge=0,
+        description="bytes per second a request body must average once body_rate_grace_s has "
+        "passed (408 below it, as Kestrel's MinRequestBodyDataRate; 0: only the body deadline)",
+    )
+    body_rate_grace_s: float = Field(
+        5.0, gt=0, description="how long a request body may take before its pace is checked"
+    )
+    # gRPC's connections and streams, apart from HTTP's: whatever gRPC clients hold, HTTP
+    # keeps its own connections (and the process its descriptors).
+    grpc_max_connections: int = Field(
+        256, ge=1, description="open gRPC connections; more are closed as they arrive"
+    )
+    grpc_max_streams: int = Field(
+        100,
+        ge=1,
+        description="calls at once on one gRPC connection (its SETTINGS_MAX_CONCURRENT_STREAMS)",
+    )
+    grpc_idle_s: float = Field(
+        300.0, gt=0, description="a gRPC connection without calls for this long is closed"
+    )
+    grpc_max_age_s: float = Field(
+        3600.0,
+        gt=0,
+        description="a gRPC connection is closed after this long, its calls given "
+        "graceful_shutdown_s to finish (clients reconnect, which spreads them over replicas)",
     )
     max_upload_pixels: int = Field(
         32_000_000, gt=0, description="most pixels all images of one upload may declare together"
@@ -208,6 +253,12 @@ class Settings(BaseSettings):
     )
     api_keys: CommaList = Field(
         [], description="if set, prediction routes need one of these as a Bearer token or X-API-Key"
+    )
+    auth_failures_per_minute: int = Field(
+        30,
+        ge=1,
+        description="failed API keys or control tokens one client address may present a "
+        "minute; past it, its requests that need one get 429 until it has waited",
     )
     cors_origins: CommaList = Field([], description="origins allowed by CORS (none by default)")
     docs: bool = Field(True, description="serve /docs and /openapi.json")
@@ -236,11 +287,32 @@ class Settings(BaseSettings):
                 f"each key in --api-keys (LOGITSERVE_API_KEYS) must be at least "
                 f"{MIN_SECRET_CHARS} characters"
             )
+        if token is not None and not _random_enough(token):
+            raise ValueError(f"--control-token (LOGITSERVE_CONTROL_TOKEN) {_NOT_RANDOM}")
+        if not all(_random_enough(key) for key in self.api_keys):
+            raise ValueError(f"a key in --api-keys (LOGITSERVE_API_KEYS) {_NOT_RANDOM}")
         if not self.providers:
             raise ValueError("--providers must name at least one execution provider")
         if "*" in self.cors_origins and (self.api_keys or token):
             raise ValueError("--cors-origins='*' with API keys or a control token is unsafe")
         return self
+
+
+_NOT_RANDOM = (
+    "is too predictable (few distinct characters, or a short pattern repeated): use a random "
+    "one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+)
+
+
+def _random_enough(secret: str) -> bool:
+    """Not one of the secrets a guesser tries first: five distinct characters at least, and
+    no pattern shorter than the minimum length repeated (`aaaa...`, `abab...`,
+    `secret-secret-...`). A random token of 16 characters passes but about never fails."""
+    if len(set(secret)) < 5:
+        return False
+    # The shortest unit the secret repeats (at least twice), if any.
+    units = (p for p in range(1, len(secret) // 2 + 1) if secret[p:] == secret[:-p])
+    return next(units, len(secret)) >= MIN_SECRET_CHARS
 
 
 def describe_errors(error: ValidationError) -> list[str]:

@@ -66,6 +66,9 @@ def parse_json(body: bytes, expected: str, budget: JsonBudget | None = None) -> 
         raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
     # wbits: 16+15 reads a gzip wrapper, 15 a zlib one ("deflate" in HTTP means zlib).
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
@@ -77,4 +80,13 @@ def _inflate(data: bytes, encoding: str, limit: int) -> bytes:
         raise PayloadTooLarge(f"request body inflates past the limit of {limit} bytes")
     if not inflater.eof:
         raise InvalidInput(f"the body is truncated {encoding} data")
+    # zlib stops at the end of the first stream and leaves the rest aside: a second gzip
+    # member (RFC 1952 allows them) or bytes after the end would be dropped without a word.
+    rest = inflater.unused_data
+    if rest[:2] == _GZIP_MAGIC and encoding == "gzip":
+        raise InvalidInput(
+            "the body holds more than one gzip member: compress the whole body as one"
+        )
+    if rest:
+        raise InvalidInput(f"the body has {len(rest)} bytes after the end of its {encoding} data")
     return out

@@ -14,6 +14,8 @@ import zlib
 
 from starlette.responses import Response
 
+from service.api.numbers import ascii_number
+
 MIN_BYTES = 64 * 1024
 LEVEL = 1
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -27,11 +29,8 @@ def accepted(accept_encoding: str | None) -> str | None:
     for part in accept_encoding.lower().split(","):
         coding, _, params = part.strip().partition(";")
         q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
-        try:
-            wanted = float(q) > 0
-        except ValueError:
-            wanted = False
-        if wanted:
+        weight = ascii_number(q)  # ASCII only, as every number a client sends
+        if weight is not None and weight > 0:
             allowed.add(coding.strip())
     for coding in ("gzip", "deflate"):
         if coding in allowed:

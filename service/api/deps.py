@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.api.image_uploads import Uploads
+from service.edge.credentials import Credentials
 from service.edge.request_context import RequestContext
 from service.handlers.dataplane import DataPlane
 from service.handlers.reports import Reports
@@ -25,6 +26,7 @@ class Services:
     metrics: Metrics
     uploads: Uploads
     reports: Reports
+    credentials: Credentials
 
 
 def services(request: Request) -> Services:

@@ -23,7 +23,7 @@ from service.api.refusals import EXEMPT, BodyLimit, query_credentials
 from service.api.route_table import Endpoint, PredictionRoute, RouteTable
 from service.edge.access import AccessRecord
 from service.edge.admission import InFlightLimit
-from service.edge.credentials import ApiKeys
+from service.edge.credentials import Credentials
 from service.edge.inflight import InFlight
 from service.edge.request_context import RequestContext
 from service.edge.request_ids import RequestIds
@@ -42,6 +42,7 @@ class Gateway:
         settings: Settings,
         inflight: InFlight,
         metrics: Metrics,
+        credentials: Credentials,
     ) -> None:
         self.app = app
         self.routes = routes
@@ -51,8 +52,7 @@ class Gateway:
             inflight, settings.max_inflight, lambda: metrics.rejected("overloaded")
         )
         self._body = BodyLimit(settings.max_body_bytes)
-        self._keys = ApiKeys(settings.api_keys)
-        self._keyed = bool(settings.api_keys)
+        self._credentials = credentials
         self._access = AccessRecord(metrics, settings.access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,8 +137,9 @@ class Gateway:
             refusal = query_credentials(query)
         if refusal is None and declared is not None:
             refusal = self._body.refusal(declared)
-        if refusal is None and matched is not None and self._keyed:
-            refusal = self._keys.refusal(auth, api_key)
+        if refusal is None and matched is not None and self._credentials.keyed:
+            client = scope.get("client")
+            refusal = self._credentials.key_refusal(client and client[0], auth, api_key)
         return refusal
 
     async def _call(

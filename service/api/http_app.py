@@ -47,7 +47,13 @@ def create_http_app(core: Core, lifespan: Lifespan | None = None) -> ASGIApp:
     decoders = settings.image_decoders or min(2, max(1, usable_cpus() // 2))
     uploads = Uploads(settings.max_image_pixels, settings.max_upload_pixels, decoders)
     services = Services(
-        settings, core.registry, core.dataplane, core.metrics, uploads, core.reports
+        settings,
+        core.registry,
+        core.dataplane,
+        core.metrics,
+        uploads,
+        core.reports,
+        core.credentials,
     )
 
     docs: dict[str, str | None] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
@@ -72,7 +78,7 @@ def create_http_app(core: Core, lifespan: Lifespan | None = None) -> ASGIApp:
         app.include_router(router)
 
     routes = RouteTable([*v2.router.predictions, *v1.router.predictions])
-    gateway = Gateway(app, routes, settings, core.inflight, core.metrics)
+    gateway = Gateway(app, routes, settings, core.inflight, core.metrics, core.credentials)
     if not settings.cors_origins:
         return gateway
     return CORSMiddleware(

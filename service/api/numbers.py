@@ -16,6 +16,7 @@ of the numbers can skip its pass that rules out bools.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
@@ -35,6 +36,18 @@ def ascii_integer(text: str, max_digits: int = 18) -> int | None:
     '²' and other Unicode digits that `int` refuses or reads differently.)"""
     if text.isascii() and text.isdigit() and len(text) <= max_digits:
         return int(text)
+    return None
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]{1,3})?|\.[0-9]+")
+
+
+def ascii_number(text: str) -> float | None:
+    """`text` as a non-negative decimal number in ASCII (`0.5`, `.5`, `5e-1`), or None.
+    (`float` also reads '٠.٥', 'nan', 'inf', '1_0' and blanks around the number.)"""
+    if len(text) <= 64 and _ASCII_NUMBER.fullmatch(text):
+        value = float(text)
+        return value if math.isfinite(value) else None
     return None
 
 

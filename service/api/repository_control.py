@@ -19,7 +19,6 @@ from service.api.body import read_body
 from service.api.deps import Services, ServicesDep
 from service.api.responses import json_response
 from service.api.schemas import RepositoryIndexEntry, error_responses
-from service.edge.credentials import ControlToken
 from service.errors import InvalidInput
 from service.handlers import model_control
 from service.handlers.metadata import repository_index
@@ -29,8 +28,9 @@ from service.settings import Settings
 router = APIRouter(tags=["v2: model repository"])
 
 
-def require_control(request: Request, settings: Settings) -> None:
-    refusal = ControlToken(settings.control_token).refusal(request.headers.get("authorization"))
+def require_control(request: Request, svc: Services) -> None:
+    client = request.client.host if request.client else None
+    refusal = svc.credentials.control_refusal(client, request.headers.get("authorization"))
     if refusal is not None:
         raise refusal
 
@@ -53,14 +53,14 @@ _CONTROL: dict[str, Any] = {"responses": error_responses(400, 401, 403, 404)}
 
 @router.post("/v2/repository/index", response_model=list[RepositoryIndexEntry], **_CONTROL)
 async def index(request: Request, svc: ServicesDep) -> Response:
-    require_control(request, svc.settings)
+    require_control(request, svc)
     only_ready = (await _body_object(request, svc.settings)).get("ready", False) is True
     return json_response(repository_index(svc.registry, only_ready))
 
 
 @router.post("/v2/repository/models/{name}/load", **_CONTROL)
 async def load(request: Request, svc: ServicesDep, name: str) -> Response:
-    require_control(request, svc.settings)
+    require_control(request, svc)
     doc = await _body_object(request, svc.settings)
     version = await model_control.load(svc.registry, name, bool(doc.get("parameters")))
     return json_response({"name": name, "ready": True, "version": version})
@@ -68,7 +68,7 @@ async def load(request: Request, svc: ServicesDep, name: str) -> Response:
 
 @router.post("/v2/repository/models/{name}/unload", **_CONTROL)
 async def unload(request: Request, svc: ServicesDep, name: str) -> Response:
-    require_control(request, svc.settings)
+    require_control(request, svc)
     await _body_object(request, svc.settings)
     await model_control.unload(svc.registry, name)
     return json_response({"name": name, "ready": False})
@@ -103,7 +103,7 @@ async def _act(
 async def promote(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
     """The version answers requests without a version from now on, and newer versions are
     judged by the promotion gate against it."""
-    require_control(request, svc.settings)
+    require_control(request, svc)
     await _body_object(request, svc.settings)
     return await _act(request, svc, name, "promote", version)
 
@@ -112,14 +112,14 @@ async def promote(request: Request, svc: ServicesDep, name: str, version: str) -
 async def pin(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
     """The version answers requests without a version whatever else is published, until
     unpinned."""
-    require_control(request, svc.settings)
+    require_control(request, svc)
     await _body_object(request, svc.settings)
     return await _act(request, svc, name, "pin", version)
 
 
 @router.post("/v2/repository/models/{name}/unpin", **_CONTROL)
 async def unpin(request: Request, svc: ServicesDep, name: str) -> Response:
-    require_control(request, svc.settings)
+    require_control(request, svc)
     await _body_object(request, svc.settings)
     return await _act(request, svc, name, "unpin")
 
@@ -128,7 +128,7 @@ async def unpin(request: Request, svc: ServicesDep, name: str) -> Response:
 async def canary(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
     """Body `{"weight": 10}`: the percentage of requests without a version that the version
     answers; 0 ends the canary, 100 promotes the version."""
-    require_control(request, svc.settings)
+    require_control(request, svc)
     weight = (await _body_object(request, svc.settings)).get("weight")
     if type(weight) not in (int, float) or not 0 <= weight <= 100:  # type: ignore[operator]
         raise InvalidInput('the body must be {"weight": W}, W a number from 0 to 100 (percent)')

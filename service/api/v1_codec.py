@@ -5,7 +5,6 @@ ends with rows fitted to the model."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from itertools import chain
 from urllib.parse import parse_qsl
@@ -41,11 +40,8 @@ def parse_options(query: str, model: LoadedModel, max_top_k: int) -> Options:
             if k is None or not 1 <= k <= max_top_k:
                 raise InvalidInput(f"top_k must be a whole number from 1 to {max_top_k}")
         elif key == "threshold":
-            try:
-                threshold = float(value)
-            except ValueError:
-                threshold = math.nan
-            if not 0 < threshold < 1:
+            threshold = numbers.ascii_number(value)
+            if threshold is None or not 0 < threshold < 1:
                 raise InvalidInput("threshold must be a number strictly between 0 and 1")
             if not task.thresholded:
                 raise InvalidInput("threshold applies to binary and multi-label models only")

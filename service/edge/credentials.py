@@ -1,5 +1,6 @@
 """Credentials, for both transports: API keys on the calls that run a model, the control
-token on the model repository's calls. Both compared in constant time."""
+token on the model repository's calls. Both compared in constant time, and each client
+address's failures throttled (attempts.py): `Credentials` is the one object both ask."""
 
 from __future__ import annotations
 
@@ -7,7 +8,40 @@ import hmac
 
 from pydantic import SecretStr
 
+from service.edge.attempts import FailedAttempts
 from service.errors import Forbidden, ServiceError, Unauthorized
+from service.settings import Settings
+
+
+class Credentials:
+    """What a request presents, checked for the client address it comes from."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.keyed = bool(settings.api_keys)  # whether the calls that run a model need a key
+        self._keys = ApiKeys(settings.api_keys)
+        self._control = ControlToken(settings.control_token)
+        self._attempts = FailedAttempts(settings.auth_failures_per_minute)
+
+    def key_refusal(
+        self, client: str | None, authorization: bytes | None, api_key: bytes | None
+    ) -> ServiceError | None:
+        refusal: ServiceError | None = self._attempts.refusal(client)
+        if refusal is None:
+            refusal = self._keys.refusal(authorization, api_key)
+            if refusal is not None:
+                self._attempts.failed(client)
+        return refusal
+
+    def control_refusal(self, client: str | None, authorization: str | None) -> ServiceError | None:
+        refusal = self._control.refusal(authorization)
+        if not isinstance(refusal, Unauthorized) and refusal is not None:
+            return refusal  # control is off: nothing to guess
+        throttled = self._attempts.refusal(client)
+        if throttled is not None:
+            return throttled  # right or wrong, not compared
+        if refusal is not None:
+            self._attempts.failed(client)
+        return refusal
 
 
 class ApiKeys:

@@ -13,6 +13,7 @@ from service.errors import (
     Overloaded,
     PayloadTooLarge,
     ServiceError,
+    TooManyAttempts,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -26,6 +27,7 @@ STATUS: dict[type[ServiceError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     Overloaded: 503,
+    TooManyAttempts: 429,
     InferenceFailed: 500,
 }
 

@@ -19,7 +19,7 @@ from service.protocol.messages import (
     RequestedOutput,
     RequestTensor,
 )
-from service.protocol.tensors import Content, RawBytes, Values, encode_bytes_tensor
+from service.protocol.tensors import Content, Numbers, RawBytes, Values, encode_bytes_tensor
 
 # Which of InferTensorContents' fields holds each datatype's values (none for FP16: raw only).
 CONTENTS = {
@@ -35,6 +35,17 @@ CONTENTS = {
     "FP32": "fp32_contents",
     "FP64": "fp64_contents",
     "BYTES": "bytes_contents",
+}
+
+# The array type each typed field's numbers are read into (protobuf's own type for them).
+_DTYPES = {
+    "bool_contents": np.dtype(np.bool_),
+    "uint_contents": np.dtype(np.uint32),
+    "uint64_contents": np.dtype(np.uint64),
+    "int_contents": np.dtype(np.int32),
+    "int64_contents": np.dtype(np.int64),
+    "fp32_contents": np.dtype(np.float32),
+    "fp64_contents": np.dtype(np.float64),
 }
 
 _InferOutputTensor = pb.ModelInferResponse.InferOutputTensor
@@ -64,7 +75,7 @@ def decode(request: pb.ModelInferRequest) -> InferenceRequest:
     return InferenceRequest(request.id or None, tensors, outputs)
 
 
-def _contents(tensor: pb.ModelInferRequest.InferInputTensor) -> Values:
+def _contents(tensor: pb.ModelInferRequest.InferInputTensor) -> Content:
     what = f"input {describe(tensor.name)}"
     field = CONTENTS.get(tensor.datatype)
     if field is None:
@@ -79,8 +90,22 @@ def _contents(tensor: pb.ModelInferRequest.InferInputTensor) -> Values:
         raise InvalidInput(
             f"{what}: datatype {tensor.datatype} takes contents.{field}, not contents.{other}"
         )
-    # Typed contents hold no booleans unless the datatype is BOOL, which no model here takes.
-    return Values(list(getattr(tensor.contents, field)), False)
+    values = getattr(tensor.contents, field)
+    dtype = _DTYPES.get(field)
+    if dtype is None:  # BYTES: strings, which no model here takes
+        return Values(list(values), False)
+    # One pass in C over protobuf's repeated field: no Python list of the numbers between.
+    return Numbers(np.fromiter(values, dtype, count=len(values)), f"contents.{field}")
+
+
+def typed_numbers(request: pb.ModelInferRequest) -> int:
+    """How many numbers the request's typed contents hold (counted, not read)."""
+    total = 0
+    for tensor in request.inputs:
+        field = CONTENTS.get(tensor.datatype)
+        if field is not None and field in _DTYPES:
+            total += len(getattr(tensor.contents, field))
+    return total
 
 
 def _requested(output: pb.ModelInferRequest.InferRequestedOutputTensor) -> RequestedOutput:

@@ -14,6 +14,7 @@ from service.errors import (
     Overloaded,
     PayloadTooLarge,
     ServiceError,
+    TooManyAttempts,
     Unauthorized,
 )
 
@@ -25,6 +26,7 @@ CODES: dict[type[ServiceError], grpc.StatusCode] = {
     Unauthorized: grpc.StatusCode.UNAUTHENTICATED,
     Forbidden: grpc.StatusCode.PERMISSION_DENIED,
     Overloaded: grpc.StatusCode.UNAVAILABLE,
+    TooManyAttempts: grpc.StatusCode.RESOURCE_EXHAUSTED,
     InferenceFailed: grpc.StatusCode.INTERNAL,
 }
 

@@ -17,30 +17,30 @@ from service.edge.request_context import RequestContext
 from service.errors import NotFound
 from service.grpc.gate import Gate, Rpc
 from service.grpc.generated import health_pb2 as pb
-from service.grpc.generated.health_pb2_grpc import HealthServicer
 from service.grpc.inference import SERVICE
 from service.serving.registry import Registry
 
-CHECK = Rpc("/grpc.health.v1.Health/Check", "grpc_health", counted=False)
+HEALTH_SERVICE = "grpc.health.v1.Health"
+CHECK = Rpc(f"/{HEALTH_SERVICE}/Check", "grpc_health", pb.HealthCheckRequest, counted=False)
 
 Status = pb.HealthCheckResponse.ServingStatus
 
 
-class Health(HealthServicer):
+class Health:
     def __init__(self, gate: Gate, registry: Registry) -> None:
         self._gate = gate
         self._registry = registry
 
-    async def Check(self, request: pb.HealthCheckRequest, context: grpc.aio.ServicerContext) -> Any:
-        async def check(ctx: RequestContext) -> pb.HealthCheckResponse:
-            if request.service == "":
+    async def Check(self, request: bytes, context: grpc.aio.ServicerContext) -> Any:
+        async def check(ctx: RequestContext, message: pb.HealthCheckRequest) -> Any:
+            if message.service == "":
                 return pb.HealthCheckResponse(status=pb.HealthCheckResponse.SERVING)
-            if request.service == SERVICE:
+            if message.service == SERVICE:
                 ready = self._registry.ready
                 status = (
                     pb.HealthCheckResponse.SERVING if ready else pb.HealthCheckResponse.NOT_SERVING
                 )
                 return pb.HealthCheckResponse(status=status)
-            raise NotFound(f"unknown service '{request.service[:100]}'")
+            raise NotFound(f"unknown service '{message.service[:100]}'")
 
-        return await self._gate.call(CHECK, context, check)
+        return await self._gate.call(CHECK, request, context, check)

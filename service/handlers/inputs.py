@@ -32,6 +32,13 @@ def fit_tensors(manifest: Manifest, tensors: list[RequestTensor], max_instances:
         raise InvalidInput(f"{what}: unknown datatype {describe(datatype)}")
     if datatype != spec.datatype:
         raise InvalidInput(f"{what}: model '{manifest.name}' takes {spec.datatype}, got {datatype}")
+    rows = tensor.shape[0] if tensor.shape else None
+    if type(rows) is int and rows > max_instances and tuple(tensor.shape[1:]) == spec.row_shape:
+        # A batch the model's configuration does not allow: invalid, as Triton answers
+        # (INVALID_ARGUMENT), not a body too large.
+        raise InvalidInput(
+            f"{what}: batch-size must be <= {max_instances} for '{manifest.name}' (got {rows})"
+        )
     shape = check_shape(tensor.shape, what, max_instances * spec.row_size)
     if shape[1:] != spec.row_shape:
         dims = ", ".join(map(str, spec.row_shape))

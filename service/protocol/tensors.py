@@ -1,11 +1,11 @@
 """A tensor's values, however they arrived, as a numpy array: strictly, and with no
 per-element Python on the common paths.
 
-A request's tensor holds its values in one of three forms, each turned into an array of the
+A request's tensor holds its values in one of four forms, each turned into an array of the
 model's datatype only once the data plane has checked the tensor's name, datatype and shape:
-`Values` (numbers as Python objects: JSON's `data`, gRPC's typed contents), `WholeNumbers`
-(pixels parsed straight from the JSON text, see api/numbers.py) and `RawBytes` (HTTP's binary
-tensor data, gRPC's `raw_input_contents`).
+`Values` (numbers as Python objects: JSON's `data`), `WholeNumbers` (pixels parsed straight
+from the JSON text, see api/numbers.py), `Numbers` (gRPC's typed contents, in an array of
+their wire type) and `RawBytes` (HTTP's binary tensor data, gRPC's `raw_input_contents`).
 
 JSON has no types finer than "number", and a lenient converter lets `true`, `"3"`, `"nan"`
 and `1e999` through as numbers. Here a number is an int or a float (never a bool, never a
@@ -95,7 +95,37 @@ class RawBytes:
         return values
 
 
-Content = Values | WholeNumbers | RawBytes
+class Numbers:
+    """Numbers already in an array of the type they travelled as (gRPC's typed contents, read
+    by numpy straight from protobuf's repeated fields): counted against the shape, then held
+    to the datatype's range and, for floats, to finite values."""
+
+    __slots__ = ("values", "label")
+
+    def __init__(self, values: np.ndarray, label: str) -> None:
+        self.values = values
+        self.label = label
+
+    def array(self, datatype: str, shape: tuple[int, ...], what: str) -> np.ndarray:
+        values = self.values
+        expected = math.prod(shape)
+        if values.size != expected:
+            raise InvalidInput(
+                f"{what}: shape {list(shape)} needs {expected} values, "
+                f"{self.label} has {values.size}"
+            )
+        if datatype == "UINT8":
+            if values.size and (int(values.max()) > 255 or int(values.min()) < 0):
+                raise InvalidInput(f"{what}: pixel values must be within 0-255")
+            return values.astype(np.uint8)
+        if datatype == "FP32":
+            if not np.isfinite(values).all():
+                raise InvalidInput(f"{what}: values must be finite (no NaN or Infinity)")
+            return values.astype(np.float32, copy=False)
+        raise InvalidInput(f"{what}: unsupported datatype {describe(datatype)}")
+
+
+Content = Values | WholeNumbers | RawBytes | Numbers
 
 _LITTLE_ENDIAN = {name: datatype.numpy.newbyteorder("<") for name, datatype in DATATYPES.items()}
 

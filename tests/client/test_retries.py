@@ -32,21 +32,23 @@ ROW = [[20.0, 5.0, 3.0, 7.0]]
 
 @pytest.fixture(scope="module")
 def busy_server(repository: Path) -> Iterator[ServerProcess]:
-    """A server that takes one request body at a time."""
-    with running_process(repository, "--reload-interval-s", "0", "--max-receiving", "1") as srv:
+    """A server that holds 100 bytes of request bodies at a time (a body whole with its
+    headers takes no receiving place, but its bytes count)."""
+    args = ("--reload-interval-s", "0", "--max-buffered-bytes", "100")
+    with running_process(repository, *args) as srv:
         yield srv
 
 
 @contextmanager
 def request_in_flight(server: ServerProcess, release_after: float) -> Iterator[None]:
-    """Hold the server's one slot for bodies with a request whose body never finishes
-    arriving; the connection is dropped `release_after` seconds in, which frees the slot."""
+    """Hold the server's 100 bytes for bodies with a request whose body never finishes
+    arriving; the connection is dropped `release_after` seconds in, which frees them."""
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(
         b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\n"
         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
     )
-    # The slot is taken once the server has the headers: wait until it refuses others.
+    # The bytes are held once the body counts as arriving: wait until others are refused.
     deadline = time.monotonic() + 10
     while (
         httpx.post(f"{server.url}/v1/models/tshirt/predict", json={"instances": ROW}).status_code
@@ -88,7 +90,7 @@ def test_without_retries_a_503_raises_with_the_message_and_retry_after(
         client.predict("tshirt", ROW)
     error = caught.value
     assert error.status == 503 and error.retry_after == 1.0
-    assert "sending their bodies" in error.message
+    assert "holds too many request bodies" in error.message
 
 
 def test_the_async_client_retries_the_same_way(busy_server: ServerProcess) -> None:

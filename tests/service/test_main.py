@@ -86,6 +86,37 @@ def test_unsafe_settings_are_refused_at_boot_in_one_line(
         assert "at least 16 characters" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"LOGITSERVE_CONTROL_TOKEN": "aaaaaaaaaaaaaaaa"}, "--control-token"),
+        ({"LOGITSERVE_CONTROL_TOKEN": "secret-secret-secret"}, "--control-token"),
+        ({"LOGITSERVE_API_KEYS": "a-good-key-of-some-length,abababababababab"}, "--api-keys"),
+    ],
+)
+def test_secrets_without_entropy_are_refused_at_boot(env: dict[str, str], says: str) -> None:
+    """Before: any 16 characters were accepted as a token (`aaaaaaaaaaaaaaaa`)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "service", "--port", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and says in r.stderr and "too predictable" in r.stderr
+    assert "secrets.token_urlsafe" in r.stderr
+    assert not any(secret in r.stderr for secret in env.values())  # never echoed
+
+
+def test_tokens_and_keys_of_words_and_digits_are_accepted() -> None:
+    settings = Settings(
+        control_token="a-control-token-of-some-length",
+        api_keys=["page-test-key-0123456789", "4f3c9a0b1d2e7f68"],
+    )
+    assert settings.control_token is not None and len(settings.api_keys) == 2
+
+
 def test_an_out_of_range_option_is_named_in_one_line() -> None:
     r = subprocess.run(
         [sys.executable, "-m", "service", "--port", "99999"],

@@ -20,7 +20,7 @@ from service.api.responses import json_response
 from service.api.route_table import PredictionRouter, RouteTable
 from service.edge.access import AccessRecord
 from service.edge.admission import InFlightLimit
-from service.edge.credentials import ApiKeys
+from service.edge.credentials import ApiKeys, Credentials
 from service.edge.inflight import InFlight
 from service.edge.request_context import RequestContext
 from service.edge.request_ids import RequestIds, is_safe
@@ -198,12 +198,9 @@ def through_gateway(
     install(app)
     app.include_router(router)
     metrics = Metrics(inflight.current)
+    config = Settings(**({"access_log": False} | settings))
     gateway = Gateway(
-        app,
-        RouteTable(router.predictions),
-        Settings(**({"access_log": False} | settings)),
-        inflight,
-        metrics,
+        app, RouteTable(router.predictions), config, inflight, metrics, Credentials(config)
     )
 
     async def main() -> Any:

@@ -92,6 +92,32 @@ def test_compressed_bodies_are_read_and_bombs_refused(small: RunningServer, enco
         assert_still_serving(client)
 
 
+@pytest.mark.parametrize(
+    ("encoding", "after", "words"),
+    [
+        ("gzip", b"garbage", "7 bytes after the end of its gzip data"),
+        ("deflate", b"garbage", "7 bytes after the end of its deflate data"),
+        ("gzip", gzip.compress(b'{"instances": []}'), "more than one gzip member"),
+    ],
+    ids=["gzip-trailing-bytes", "deflate-trailing-bytes", "gzip-second-member"],
+)
+def test_compressed_bodies_with_anything_after_their_end_are_refused_saying_so(
+    small: RunningServer, encoding: str, after: bytes, words: str
+) -> None:
+    """zlib reads one stream and sets the rest aside: it must not be dropped in silence."""
+    compress = gzip.compress if encoding == "gzip" else zlib.compress
+    good = compress(json.dumps({"instances": [ROW]}).encode())
+    with httpx.Client(base_url=small.url) as client:
+        r = client.post(
+            "/v1/models/tshirt/predict",
+            content=good + after,
+            headers={"content-encoding": encoding},
+        )
+        assert r.status_code == 400, r.text
+        assert words in r.json()["error"]
+        assert_still_serving(client)
+
+
 @pytest.fixture
 def slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
     """Injected faults, by batch size: 3 rows fail in ONNX Runtime, 4 give NaN logits, 6 give

@@ -7,10 +7,11 @@ import json
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from service.api.numbers import loads, may_hold_booleans
+from service.api.numbers import ascii_number, loads, may_hold_booleans
 
 SEPARATORS = st.sampled_from(
     [",", ", ", " ,", " , ", ",,", ", ,", " ", "  ", "", ",\n", "  ,", ",  ", ",   ", "\t,", " ,  "]
@@ -102,3 +103,20 @@ def test_the_boolean_scan_still_answers_in_a_text_full_of_first_letters() -> Non
     assert not may_hold_booleans(many)
     assert may_hold_booleans(many + b"true")
     assert may_hold_booleans(b"f" * 10_000 + b"false")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0.5", 0.5), (".5", 0.5), ("5e-1", 0.5), ("1", 1.0), ("0.", 0.0), ("12.25E+2", 1225.0)],
+)
+def test_ascii_numbers_are_read(text: str, value: float) -> None:
+    assert ascii_number(text) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["٠.٥", "０.５", "0.5_0", " 0.5", "0.5 ", "nan", "inf", "-0.5", "+1", "", ".", "1e999"]
+)
+def test_anything_float_reads_beyond_plain_ascii_decimals_is_refused(text: str) -> None:
+    """float() reads Unicode digits, underscores, blanks, nan and inf: a client's number
+    means one thing here, whatever reads it."""
+    assert ascii_number(text) is None

@@ -134,6 +134,11 @@ def test_versioned_predict(client: httpx.Client) -> None:
             400,
             "strictly between 0 and 1",
         ),
+        # Arabic-Indic digits: float() reads them as 0.5, top_k refused them; ASCII for both.
+        ("tshirt", {"instances": [[1, 2, 3, 4]]}, "?threshold=٠.٥", 400, "between 0 and 1"),
+        ("tshirt", {"instances": [[1, 2, 3, 4]]}, "?threshold=0.5_0", 400, "between 0 and 1"),
+        ("tshirt", {"instances": [[1, 2, 3, 4]]}, "?threshold=%200.5", 400, "between 0 and 1"),
+        ("mnist", {"instances": [DIGIT]}, "?top_k=٣", 400, "top_k"),
         ("mnist", {"instances": [DIGIT]}, "?topk=3", 400, "unknown query parameter"),
     ],
 )

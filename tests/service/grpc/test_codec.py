@@ -12,7 +12,7 @@ from service.errors import InvalidInput
 from service.grpc import codec
 from service.grpc.generated import grpc_service_pb2 as pb
 from service.protocol.messages import InferenceResponse, OutputTensor
-from service.protocol.tensors import RawBytes, Values
+from service.protocol.tensors import Numbers, RawBytes
 
 
 def request(**fields: object) -> pb.ModelInferRequest:
@@ -36,7 +36,7 @@ def test_raw_contents_become_raw_bytes_and_outputs_their_classification() -> Non
     ]
 
 
-def test_typed_contents_become_values_and_no_outputs_means_every_output() -> None:
+def test_typed_contents_become_arrays_of_their_type_and_no_outputs_means_every_output() -> None:
     message = request()
     message.inputs.add(name="features", datatype="FP32", shape=[1, 2]).contents.fp32_contents[:] = [
         1.5,
@@ -44,8 +44,41 @@ def test_typed_contents_become_values_and_no_outputs_means_every_output() -> Non
     ]
     decoded = codec.decode(message)
     content = decoded.inputs[0].content
-    assert isinstance(content, Values) and content.data == [1.5, -2.0]
+    assert isinstance(content, Numbers) and content.values.dtype == np.float32
+    assert content.values.tolist() == [1.5, -2.0]
     assert decoded.outputs is None and decoded.id is None
+
+
+def test_typed_contents_are_counted_against_the_shape_before_they_are_converted() -> None:
+    message = request()
+    message.inputs.add(name="pixels", datatype="UINT8", shape=[1, 3]).contents.uint_contents[:] = [
+        1,
+        2,
+    ]
+    assert codec.typed_numbers(message) == 2
+    content = codec.decode(message).inputs[0].content
+    with pytest.raises(
+        InvalidInput, match="shape \\[1, 3\\] needs 3 values, contents.uint_contents has 2"
+    ):
+        content.array("UINT8", (1, 3), "input 'pixels'")
+
+
+@pytest.mark.parametrize(
+    ("datatype", "field", "values", "words"),
+    [
+        ("UINT8", "uint_contents", [1, 256], "within 0-255"),
+        ("FP32", "fp32_contents", [1.0, float("nan")], "finite"),
+        ("FP32", "fp32_contents", [1.0, float("inf")], "finite"),
+    ],
+)
+def test_typed_contents_out_of_the_datatypes_range_are_refused(
+    datatype: str, field: str, values: list[float], words: str
+) -> None:
+    message = request()
+    getattr(message.inputs.add(name="x", datatype=datatype, shape=[2]).contents, field)[:] = values
+    content = codec.decode(message).inputs[0].content
+    with pytest.raises(InvalidInput, match=words):
+        content.array(datatype, (2,), "input 'x'")
 
 
 @pytest.mark.parametrize(

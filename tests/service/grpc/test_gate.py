@@ -17,8 +17,8 @@ from tritonclient.utils import InferenceServerException
 
 from tests.servers import RunningServer, free_port, running, wait_until
 
-KEY = "k" * 24
-TOKEN = "t" * 24
+KEY = "a-grpc-key-of-some-length-3f9b"
+TOKEN = "a-grpc-control-token-8e21c"
 
 
 def _pixels(rows: int = 1) -> list[grpcclient.InferInput]:
@@ -188,3 +188,47 @@ def test_every_call_served_is_declared_and_those_that_run_a_model_need_a_key() -
     assert {n for n, r in RPCS.items() if r.needs == "api key"} == {"ModelInfer"}
     controlled = {n for n, r in RPCS.items() if r.needs == "control token"}
     assert controlled == {n for n in RPCS if n.startswith("Repository")}
+
+
+def test_guessing_credentials_is_throttled_per_address_over_both_transports(
+    repository: Path,
+) -> None:
+    """Before: the control token could be guessed at 700 tries a second per HTTP connection
+    and 1,060 over gRPC. Here an address that has failed its allowance, over either
+    transport, is refused even the right token until it has waited; others are not."""
+    with running(
+        repository,
+        reload_interval_s=0,
+        grpc_port=free_port(),
+        control_token=TOKEN,
+        api_keys=[KEY],
+        auth_failures_per_minute=6,
+    ) as srv:
+        wrong = {"authorization": "Bearer a-wrong-guess-of-some-length"}
+        right = {"authorization": f"Bearer {TOKEN}"}
+        client = grpcclient.InferenceServerClient(url=srv.grpc_target)
+        with httpx.Client(base_url=srv.url) as http:
+            for _ in range(4):
+                assert http.post("/v2/repository/index", headers=wrong).status_code == 401
+            for _ in range(2):
+                with pytest.raises(InferenceServerException) as guessed:
+                    client.get_model_repository_index(headers=wrong)
+                assert guessed.value.status() == "StatusCode.UNAUTHENTICATED"
+            throttled = http.post("/v2/repository/index", headers=right)
+            assert throttled.status_code == 429
+            assert throttled.json()["error"].startswith("too many failed attempts")
+            assert int(throttled.headers["retry-after"]) >= 1
+            r = http.post(
+                "/v1/models/tshirt/predict",
+                json={"instances": [[1, 2, 3, 4]]},
+                headers={"x-api-key": KEY},
+            )
+            assert r.status_code == 429  # a key is a credential too: not compared meanwhile
+        with pytest.raises(InferenceServerException) as refused:
+            client.get_model_repository_index(headers=right)
+        assert refused.value.status() == "StatusCode.RESOURCE_EXHAUSTED"
+        client.close()
+        elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(base_url=srv.url, transport=elsewhere) as other:
+            assert other.post("/v2/repository/index", headers=right).status_code == 200
+        assert httpx.get(f"{srv.url}/v2/health/live").status_code == 200  # no credential

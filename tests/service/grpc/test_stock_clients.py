@@ -139,10 +139,20 @@ ERRORS = [
         "INVALID_ARGUMENT",
     ),
     ("tshirt", "features", [1, 5], "FP32", "shape must be [batch, 4]", 400, "INVALID_ARGUMENT"),
+    # One row over max_batch_size: invalid, as Triton says (it was RESOURCE_EXHAUSTED).
     (
         "course",
         "features",
-        [9000, 2],
+        [8193, 2],
+        "FP32",
+        "batch-size must be <= 8192 for 'course' (got 8193)",
+        400,
+        "INVALID_ARGUMENT",
+    ),
+    (
+        "course",
+        "features",
+        [2, 9000],
         "FP32",
         "holds more elements than the limit allows",
         413,

@@ -150,10 +150,15 @@ def test_classification_values_are_those_of_the_requested_tensor(
             InvalidInput,
             "non-negative",
         ),
-        (
+        (  # one row over max_batch_size (8 here): invalid, as Triton says
             InferenceRequest(None, [features(Values(COURSE * 9), [9, 2])], None),
+            InvalidInput,
+            "batch-size must be <= 8 for 'course' (got 9)",
+        ),
+        (
+            InferenceRequest(None, [features(Values(COURSE * 9), [1, 18])], None),
             PayloadTooLarge,
-            "limit",
+            "more elements than the limit allows",
         ),
         (
             InferenceRequest(None, [features(RawBytes(b"\0" * 4, "raw_input_contents"))], None),

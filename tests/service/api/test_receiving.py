@@ -1,0 +1,47 @@
+"""Bodies arriving: a total of places, each client address's share of them, and the pace a
+body must keep once its grace is over."""
+
+from __future__ import annotations
+
+from service.api.receiving import Receiving
+
+
+def test_places_are_taken_up_to_the_total_and_freed_on_release() -> None:
+    receiving = Receiving(max_receiving=2, max_per_client=0)
+    a, b, c = object(), object(), object()
+    assert receiving.admit(a, "10.0.0.1") is None
+    assert receiving.admit(b, "10.0.0.2") is None
+    assert receiving.admit(c, "10.0.0.3") == (
+        503,
+        "too many requests are sending their bodies; retry shortly",
+    )
+    receiving.release(a)
+    assert receiving.admit(c, "10.0.0.3") is None and len(receiving) == 2
+
+
+def test_one_client_address_takes_at_most_its_share() -> None:
+    receiving = Receiving(max_receiving=64, max_per_client=2)
+    mine = [object() for _ in range(3)]
+    assert receiving.admit(mine[0], "10.0.0.9") is None
+    assert receiving.admit(mine[1], "10.0.0.9") is None
+    status, reason = receiving.admit(mine[2], "10.0.0.9") or (0, "")
+    assert status == 429 and "already has 2 request bodies arriving" in reason
+    assert receiving.admit(object(), "10.0.0.10") is None  # another client: its own share
+    receiving.release(mine[0])
+    assert receiving.admit(mine[2], "10.0.0.9") is None
+
+
+def test_releasing_what_was_never_admitted_changes_nothing() -> None:
+    receiving = Receiving(max_receiving=1)
+    receiving.release(object())
+    assert receiving.admit(object(), None) is None and len(receiving) == 1
+
+
+def test_a_body_is_too_slow_only_once_its_grace_is_over() -> None:
+    receiving = Receiving(min_rate=240, grace_s=5)
+    assert receiving.too_slow(0, 4.9) is None
+    assert receiving.too_slow(1200, 5.0) is None
+    assert receiving.too_slow(1199, 5.0) == (
+        "the request body arrived slower than 240 bytes/s (1199 bytes in 5 s)"
+    )
+    assert Receiving(min_rate=0).too_slow(0, 60) is None
