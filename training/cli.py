@@ -143,10 +143,12 @@ def _train(
                 task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr
             )
             _print_report(ctx, report)
-            if promote and ctx.is_main and report is not None:
+            if ctx.is_main and report is not None:
                 published = report.published
-                said = promote_version(models_dir, published.name, published.version)
-                typer.echo(f"{published.name}: {said}")
+                if promote:
+                    said = promote_version(models_dir, published.name, published.version)
+                    typer.echo(f"{published.name}: {said}")
+                typer.echo(_serving(models_dir, published.name))
 
 
 @app.command()
@@ -192,6 +194,17 @@ def hand_over_to_publish(args: list[str]) -> None:
     checks decide what it can serve: handed over whole (exec), importing nothing of the
     service."""
     os.execv(sys.executable, [sys.executable, "-m", "service", "publish", *args])
+
+
+def _serving(models_dir: Path, name: str) -> str:
+    """Which version serves now, as a server decides it (the promotion gate may hold a new
+    version back), if every published version loads."""
+    from modelrepo.routing import expected
+
+    try:
+        return f"{name}: {expected(models_dir / name).describe()} (if every version loads)"
+    except (OSError, ValueError) as error:
+        return f"{name}: which version serves is unknown: {error}"
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Bringing one model in line with its folder: its serving config and control state read,
-the promotion gate and the version policy applied (routing_policy.py), the versions that should be
-loaded loaded (or kept, retried, served on from memory: versions.py), and the version that
+the promotion gate and the version policy applied (modelrepo/routing.py), the versions that
+should be loaded loaded (or kept, retried, served on from memory: versions.py), and the version that
 answers requests without one chosen. Every disk read goes through `Disk`, with its deadline.
 """
 
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from modelrepo import control_state, serving_config
+from modelrepo import control_state, routing, serving_config
 from modelrepo.control_state import ControlState
 from modelrepo.manifest import Manifest
 from modelrepo.names import SERVING_FILE
@@ -20,7 +20,7 @@ from modelrepo.serving_config import ServingConfig
 from service.repository.disk import Disk, DiskTimeout
 from service.repository.folders import LoadError, ModelFolder, VersionFolder, read_manifest
 from service.runtime.loaded_model import LoadedModel
-from service.serving import routing_policy, versions
+from service.serving import versions
 from service.serving.model_status import ModelStatus, VersionStatus
 from service.serving.versions import ReloadTimings
 
@@ -73,7 +73,7 @@ class Reconciler:
             manifests[number] = entry.model.manifest if entry.model else None
         was = previous.route.default if previous is not None and previous.route else None
         keep = {was} if was is not None else set()
-        plan = routing_policy.plan([*folder.versions, *statuses], manifests, config, control, keep)
+        plan = routing.plan([*folder.versions, *statuses], manifests, config, control, keep)
         for number, found in folder.versions.items():
             kept = old.get(number)
             if number not in plan.load:
@@ -94,7 +94,7 @@ class Reconciler:
         for number, reason in folder.broken.items():
             statuses[number] = versions.broken(old.get(number), number, reason)
         ready = {n for n, s in statuses.items() if s.model is not None}
-        route = routing_policy.route(ready, plan, config, control, was)
+        route = routing.route(ready, plan, config, control, was)
         return ModelStatus(
             folder.name,
             statuses,
