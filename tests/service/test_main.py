@@ -80,7 +80,7 @@ def test_unsafe_settings_are_refused_at_boot_in_one_line(
     )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.startswith("python -m service: error: ") and says in r.stderr
+    assert r.stderr.startswith("logitserve: error: ") and says in r.stderr
     assert "tiny-secret" not in r.stderr and "short-secret" not in r.stderr  # never echoed
     if says != "--providers":
         assert "at least 16 characters" in r.stderr
@@ -95,8 +95,7 @@ def test_an_out_of_range_option_is_named_in_one_line() -> None:
     )
     assert r.returncode == 2
     assert r.stderr == (
-        "python -m service: error: --port (LOGITSERVE_PORT): "
-        "Input should be less than or equal to 65535\n"
+        "logitserve: error: --port (LOGITSERVE_PORT): Input should be less than or equal to 65535\n"
     )
 
 
