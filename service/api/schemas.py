@@ -125,6 +125,35 @@ class LiveResponse(BaseModel):
     live: bool
 
 
+class RepositoryIndexRequest(BaseModel):
+    ready: bool = Field(False, description="list only the versions that are ready")
+
+
+class ModelLoadRequest(BaseModel):
+    parameters: dict[str, Any] | None = Field(
+        None, description="refused when it carries a config or files: models load by name"
+    )
+
+
+class CanaryRequest(BaseModel):
+    weight: float = Field(
+        ge=0,
+        le=100,
+        description="percent of requests without a version the version answers; 0 ends the "
+        "canary, 100 promotes the version",
+    )
+
+
+class ControlResponse(BaseModel):
+    name: str
+    action: str = Field(description="what was recorded, in words")
+    serving_version: int | None = Field(description="the version answering now, here")
+    canary: dict[str, float] | None = Field(None, description="version and weight (percent)")
+    applied_everywhere_within_s: float = Field(
+        description="every worker and replica reading the repository applies it within this"
+    )
+
+
 class RepositoryIndexEntry(BaseModel):
     name: str
     version: str | None = None

@@ -18,6 +18,7 @@ from service.api import v1_codec
 from service.api.body import read_body
 from service.api.deps import ServicesDep, context, services
 from service.api.json_budget import budget_for, off_loop
+from service.api.openapi import operation_id
 from service.api.responses import json_response
 from service.api.route_table import PredictionRouter
 from service.api.schemas import (
@@ -32,7 +33,9 @@ from service.errors import InvalidInput, NotFound, UnsupportedMediaType
 from service.handlers import listing
 from service.repository.folders import check_version
 
-router = PredictionRouter(tags=["v1: for people and scripts"])
+router = PredictionRouter(
+    tags=["v1: for people and scripts"], generate_unique_id_function=operation_id("v1")
+)
 RAW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
 
 

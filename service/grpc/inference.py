@@ -90,7 +90,8 @@ class InferenceService(GRPCInferenceServiceServicer):
 
     async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Context) -> Any:
         async def server(ctx: RequestContext) -> Any:
-            return _message(metadata.server_metadata(), pb.ServerMetadataResponse())
+            described = metadata.server_metadata(self._settings.control_token is not None)
+            return _message(described, pb.ServerMetadataResponse())
 
         return await self._gate.call(RPCS["ServerMetadata"], context, server)
 
