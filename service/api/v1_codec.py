@@ -18,7 +18,7 @@ from service.api.body import parse_json
 from service.api.json_budget import JsonBudget
 from service.errors import InvalidInput, PayloadTooLarge, describe
 from service.handlers.dataplane import Scored
-from service.handlers.inputs import fit_rows
+from service.handlers.inputs import fit_rows, in_model_datatype
 from service.protocol.task_policies import top_k
 from service.protocol.tensors import fp32_array, uint8_array
 from service.runtime.loaded_model import LoadedModel
@@ -148,7 +148,8 @@ def decode_images(
             exc.message = f"{describe(name, 60)}: {exc.message}"
             raise
         warnings.append(_aspect_warning(pixels.shape, (height, width), manifest.name))
-    return np.stack(rows).reshape(len(blobs), *manifest.input.row_shape), warnings
+    batch = np.stack(rows).reshape(len(blobs), *manifest.input.row_shape)
+    return in_model_datatype(batch, manifest), warnings
 
 
 def _aspect_warning(shape: tuple[int, ...], canvas: tuple[int, int], model: str) -> str | None:

@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     kind.add_argument("--features", help="a,b,c: the input is these columns, in this order")
     pub.add_argument("--eval", type=Path, help="held-out data: an .npz with arrays x and y")
     pub.add_argument("--threshold", type=float, help="binary, multilabel: decision threshold")
+    pub.add_argument(
+        "--output", help="the output holding the logits, for a graph with several (skl2onnx's)"
+    )
     pub.add_argument("--promote", action="store_true", help="and promote it")
     for name in ("promote", "pin"):
         cmd = command(name)
@@ -163,8 +166,11 @@ def _publish(args: argparse.Namespace) -> None:
         features=[f.strip() for f in args.features.split(",")] if args.features else None,
         held_out=args.eval,
         threshold=args.threshold,
+        output=args.output,
     )
     published = publishing.publish(request, args.models_dir)
+    for warning in published.warnings:
+        print(f"logitserve publish: warning: {warning}", file=sys.stderr)
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in published.metrics.items() if v is not None)
     print(f"published {published.name} version {published.version} at {published.path}")
     print(f"held-out metrics: {metrics}" if metrics else "no held-out metrics (no --eval)")

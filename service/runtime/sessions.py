@@ -193,11 +193,14 @@ def _describe(inner: ort.InferenceSession) -> graphs.Graph:
 
 
 def sample_rows(manifest: Manifest, rows: int, seed: int = 0) -> np.ndarray:
-    """Random rows in the declared input's range: pixels 0-255, or features in [0, 1)."""
+    """Random rows in the declared input's range: pixels 0-255 (as uint8, or as floats for a
+    graph that takes them so), or features in [0, 1)."""
     rng = np.random.default_rng(seed)
     shape = (rows, *manifest.input.row_shape)
     if manifest.input.datatype == "UINT8":
         return rng.integers(0, 256, shape, dtype=np.uint8)
+    if manifest.input.kind == "image":
+        return rng.integers(0, 256, shape).astype(np.float32)
     return rng.random(shape, dtype=np.float32)
 
 
@@ -235,7 +238,8 @@ def _warm_up(session: Session, manifest: Manifest) -> None:
 def _warm_up_batches(manifest: Manifest) -> list[tuple[str, np.ndarray]]:
     dtype = DATATYPES[manifest.input.datatype].numpy
     shape = manifest.input.row_shape
-    top = (255, "rows of 255s") if manifest.input.datatype == "UINT8" else (1, "rows of ones")
+    pixels = manifest.input.kind == "image" or manifest.input.datatype == "UINT8"
+    top = (255, "rows of 255s") if pixels else (1, "rows of ones")
     return [
         ("rows of zeros", np.zeros((2, *shape), dtype=dtype)),
         (top[1], np.full((2, *shape), top[0], dtype=dtype)),
