@@ -260,6 +260,21 @@ class ClassScore(BaseModel):
     probability: float
 
 
+class Explanation(BaseModel):
+    method: Literal["occlusion", "sensitivity"] = Field(
+        description="occlusion (images): the drop in the label's probability where each patch "
+        "is set to the background, per pixel; sensitivity (tabular rows): the change in its "
+        "probability when each feature is `step` (a fraction of its value) higher"
+    )
+    label: str = Field(description="the class explained: the prediction's most probable")
+    attributions: list[list[float]] | dict[str, float] = Field(
+        description="images: H x W over the model's input; tabular: {feature: value}. "
+        "Positive: for the label; negative: against it"
+    )
+    patch: int | None = Field(None, description="occlusion: the side of a patch, in pixels")
+    step: float | None = Field(None, description="sensitivity: the relative move of a feature")
+
+
 class Prediction(BaseModel):
     label: str | None = Field(description="the predicted class (multiclass, binary)")
     labels: list[str] | None = Field(
@@ -270,8 +285,11 @@ class Prediction(BaseModel):
     threshold: float | None = None
     file: str | None = Field(None, description="the uploaded file's name (image uploads)")
     warning: str | None = Field(
-        None, description="image uploads: why this prediction may be unreliable (its shape)"
+        None,
+        description="images: why this prediction may be unreliable (a blank image, a shape "
+        "far from the model's)",
     )
+    explanation: Explanation | None = Field(None, description="with explain=true")
 
 
 class PredictResponse(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -28,9 +29,10 @@ from service.api.schemas import (
     PredictResponse,
     error_responses,
 )
-from service.api.v1_codec import parse_options, predictions
+from service.api.v1_codec import Options, parse_options, predictions
 from service.errors import InvalidInput, NotFound, UnsupportedMediaType
-from service.handlers import listing
+from service.handlers import explanations, listing
+from service.handlers.dataplane import Scored
 from service.repository.folders import check_version
 
 router = PredictionRouter(
@@ -109,6 +111,17 @@ _QUERY = [
         "schema": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
         "description": "binary and multi-label: decision threshold (default: the manifest's)",
     },
+    {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "each prediction gets an `explanation` of its top class: for images an "
+        "H x W occlusion map (the drop in its probability where each patch is blanked), for "
+        "tabular rows each feature's sensitivity (the change in its probability when the "
+        f"feature is 10 % higher). At most {explanations.MAX_EXPLAINED} instances per request; "
+        "one batched call of the model.",
+    },
 ]
 
 
@@ -129,7 +142,23 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         rows = await asyncio.to_thread(v1_codec.decode, *decode)
     else:
         rows = v1_codec.decode(*decode)
-    return json_response(predictions(await svc.dataplane.score(model, rows), options))
+    if options.explain:
+        explanations.check(model.manifest, len(rows))
+    scored = await svc.dataplane.score(model, rows)
+    warnings = v1_codec.blank_warnings(rows, model.manifest)
+    explained = await _explained(scored, rows, options)
+    return json_response(predictions(scored, options, warnings=warnings, explanations=explained))
+
+
+async def _explained(
+    scored: Scored, rows: np.ndarray, options: Options
+) -> list[dict[str, object]] | None:
+    if not options.explain:
+        return None
+    model = scored.model
+    return await explanations.explain(
+        model, rows, model.task.class_probabilities(scored.probabilities)
+    )
 
 
 _PREDICT_DOC: dict[str, Any] = {
@@ -183,9 +212,14 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
             "upload images as multipart/form-data (field 'files'), or one image as the body "
             "with Content-Type: image/png or image/jpeg"
         )
+    if options.explain:
+        explanations.check(manifest, len(blobs))
     rows, warnings = await svc.uploads.rows(blobs, names, manifest)
     scored = await svc.dataplane.score(model, rows)
-    return json_response(predictions(scored, options, files=names, warnings=warnings))
+    explained = await _explained(scored, rows, options)
+    return json_response(
+        predictions(scored, options, files=names, warnings=warnings, explanations=explained)
+    )
 
 
 _IMAGE_DOC: dict[str, Any] = {
