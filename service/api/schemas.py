@@ -272,6 +272,11 @@ class Explanation(BaseModel):
         "Positive: for the label; negative: against it"
     )
     patch: int | None = Field(None, description="occlusion: the side of a patch, in pixels")
+    input: list[list[float]] | None = Field(
+        None,
+        description="occlusion: the image as the model read it (an upload fitted to its "
+        "canvas), H x W",
+    )
     step: float | None = Field(None, description="sensitivity: the relative move of a feature")
 
 

@@ -7,7 +7,8 @@ probability of the instance's top class is read off.
   half patch) are set to the background (0, no ink) one at a time; a pixel's attribution is
   the mean drop in the top class's probability over the patches that cover it. Positive: the
   ink there is evidence for the answer; negative: against it. Patches with no ink change
-  nothing and are not run. An H x W array over the model's input.
+  nothing and are not run. An H x W array over the model's input, given beside it (what the
+  model read: an upload as fitted to its canvas).
 - Tabular rows: **sensitivity**. Each feature is moved 10 % of its value (0.1 when it is 0)
   up and down, the others held; its attribution is half the difference of the top class's
   probability between the two: positive, a higher value would favour the answer; negative,
@@ -15,8 +16,9 @@ probability of the instance's top class is read off.
   models' data, in natural units), and the unit is the same for every feature.
 
 The cost is bounded, whatever the model: at most MAX_EXPLAINED instances per request, at most
-MAX_OCCLUSIONS patches per image (the stride grows on larger canvases), 2 rows per feature for
-at most MAX_FEATURES features, MAX_EXPLAIN_BYTES of perturbed input per request, and one
+MAX_OCCLUSIONS patches per image (the stride grows on larger canvases) of at most
+MAX_MAP_PIXELS, 2 rows per feature for at most MAX_FEATURES features, MAX_EXPLAIN_BYTES of
+perturbed input per request, and one
 batched call of the model for all of it. Building the copies and reading the results run on
 a worker thread, never on the event loop.
 """
@@ -39,6 +41,7 @@ MAX_EXPLAINED = 8  # instances per request
 MAX_OCCLUSIONS = 256  # perturbed copies per image
 MAX_FEATURES = 256  # 2 perturbed copies each
 MAX_EXPLAIN_BYTES = 64 * 1024 * 1024  # of perturbed input per request
+MAX_MAP_PIXELS = 256 * 256  # an image's map (and its input) in the answer
 STEP = 0.1  # tabular: the relative move of each feature
 DIGITS = 4  # attributions are rounded to this many decimals
 
@@ -92,6 +95,11 @@ def check(manifest: Manifest, instances: int) -> None:
             "send the others without explain=true"
         )
     spec = manifest.input
+    if spec.kind == "image" and spec.row_size > MAX_MAP_PIXELS:
+        raise InvalidInput(
+            f"explain draws maps of up to {MAX_MAP_PIXELS} pixels; model '{manifest.name}' "
+            f"reads {spec.row_size}"
+        )
     if spec.kind == "tabular" and spec.row_size > MAX_FEATURES:
         raise InvalidInput(f"explain covers tabular models of up to {MAX_FEATURES} features")
     row_bytes = spec.row_size * DATATYPES[spec.datatype].numpy.itemsize
@@ -201,6 +209,8 @@ def _occlusion(row: np.ndarray, height: int, width: int, base: float) -> _Pertur
             "method": OCCLUSION,
             "patch": side,
             "attributions": attributions.tolist(),
+            # What the model read (an upload fitted to its canvas): the map's background.
+            "input": image.tolist() if image.dtype == np.uint8 else np.round(image, 2).tolist(),
         }
 
     return _Perturbed(copies.reshape(shape), read)

@@ -69,6 +69,7 @@ def test_the_ink_of_a_drawn_seven_is_what_makes_it_a_seven(shipped: DataPlane, n
     assert explained["method"] == "occlusion" and explained["label"] == "7"
     heat = np.array(explained["attributions"])
     assert heat.shape == (28, 28)
+    assert explained["input"] == SEVEN.reshape(28, 28).tolist()  # what the model read
     ink = SEVEN.reshape(28, 28) > 100
     # Blanking the strokes lowers the seven's probability; blanking the empty field does not.
     assert heat[ink].mean() > 10 * max(abs(heat[~ink].mean()), 1e-3)
@@ -177,7 +178,10 @@ def test_explaining_more_than_it_may_cost_is_refused_before_any_work() -> None:
     explanations.check(manifest(28, 28), 8)
     # 2048 x 2048 float pixels: 16 MiB a copy, over the 64 MiB a request may take.
     with pytest.raises(InvalidInput, match="more than 64 MiB of perturbed input"):
-        explanations.check(manifest(2048, 2048, "FP32"), 1)
+        explanations.check(manifest(256, 256, "FP32"), 8)
+    # The map (and the input beside it) in the answer: at most 256 x 256.
+    with pytest.raises(InvalidInput, match="maps of up to 65536 pixels"):
+        explanations.check(manifest(2048, 2048), 1)
 
 
 def test_explaining_keeps_the_event_loop_free(tmp_path: Path) -> None:
