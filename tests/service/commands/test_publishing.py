@@ -454,45 +454,6 @@ def test_skl2onnx_default_export_is_refused_with_the_fix(tmp_path: Path) -> None
     assert wrong.returncode == 1 and "is seq(map(int64,tensor(float)))" in wrong.stderr
 
 
-@pytest.mark.parametrize("classes", [3, 2], ids=["multiclass", "binary"])
-def test_the_readmes_skl2onnx_recipes_serve_what_scikit_learn_predicts(
-    tmp_path: Path, classes: int
-) -> None:
-    """The recipes of the README, run: raw scores are the logits (a multiclass logistic
-    regression's decision function); a binary one's scores are [-d, d], of which d is the
-    logit, kept as one column."""
-    from onnx import numpy_helper
-    from skl2onnx import to_onnx
-
-    from tests.servers import running
-
-    model, x = classifier(classes)
-    graph = to_onnx(model, x[:1], options={"zipmap": False, "raw_scores": True})
-    task, labels, output = "multiclass", "a,b,c", "probabilities"
-    if classes == 2:
-        graph.graph.initializer.append(numpy_helper.from_array(np.array([1]), "second"))
-        graph.graph.node.append(
-            helper.make_node("Gather", ["probabilities", "second"], ["logit"], axis=1)
-        )
-        graph.graph.output.append(
-            helper.make_tensor_value_info("logit", TensorProto.FLOAT, [None, 1])
-        )
-        task, labels, output = "binary", "no,yes", "logit"
-    models = tmp_path / "models"
-    run = logitserve(
-        "publish", str(save(tmp_path, graph)), "--name", "sk", "--task", task, "--labels",
-        labels, "--features", "f1,f2,f3,f4", "--output", output, "--models-dir", str(models),
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    rows = x[:20]
-    with running(models, reload_interval_s=0) as srv:
-        r = httpx.post(srv.url + "/v1/models/sk/predict", json={"instances": rows.tolist()})
-        assert r.status_code == 200, r.text
-    served = np.array([list(p["probabilities"].values()) for p in r.json()["predictions"]])
-    expected = model.predict_proba(rows)  # type: ignore[attr-defined]
-    assert np.allclose(served, expected, atol=1e-5)
-
-
 def test_torch_dynamo_export_is_refused_with_the_fix_and_the_fixed_export_serves(
     tmp_path: Path,
 ) -> None:
