@@ -6,7 +6,7 @@ are loaded (Triton's `version_policy`), which one answers requests without a ver
       "version_policy": {"latest": {"num_versions": 2}},   or {"specific": {"versions": [1, 3]}},
                                                            or {"all": {}}; default: latest 1
       "default": 3,                                        optional: this version answers
-      "gate": {"metric": "accuracy", "tolerance": 0.005}   optional: see routing.py
+      "gate": {"metric": "accuracy", "tolerance": 0.005}   optional: see modelrepo/routing.py
     }
 
 No file: every version loads, and the highest ready one answers (as before there was a

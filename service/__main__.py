@@ -1,5 +1,6 @@
-"""`python -m service --models-dir DIR --host H --port P`: every setting also from LOGITSERVE_*.
-`python -m service publish|promote|pin|unpin|canary|load|unload ...`: see commands.py."""
+"""`logitserve` (also `python -m service`): `--models-dir DIR --host H --port P` serves, every
+setting also from LOGITSERVE_*; `logitserve COMMAND ...` runs a lifecycle command
+(commands/lifecycle.py): publish, promote, pin, unpin, canary, load, unload, list."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ from pydantic import ValidationError
 from pydantic_settings import CliApp
 
 from service import logs
-from service.settings import Settings, describe_errors
+from service.commands.lifecycle import ALIASES, COMMANDS, summary
+from service.settings import PROG, Settings, cli_source, describe_errors
 from service.workers import STARTUP_FAILURE, supervise
 
 # prometheus-client's own variable (metrics.py reads it too).
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-# The lifecycle commands (commands.py), named here so serving never imports them.
-COMMANDS = ("publish", "promote", "pin", "unpin", "canary", "load", "unload")
+DESCRIPTION = (
+    "Serve the model repository over HTTP (v1 for people, v2 the Open Inference Protocol) and "
+    "gRPC.\nEvery option is also an environment variable: LOGITSERVE_ and its name."
+)
 
 
 @contextlib.contextmanager
@@ -47,17 +51,18 @@ def _fastest(module: str, fallback: str = "asyncio") -> str:
 
 def _settings(argv: list[str]) -> Settings:
     try:
-        return CliApp.run(Settings, cli_args=argv)
+        source = cli_source(f"{DESCRIPTION}\n\n{summary()}")
+        return CliApp.run(Settings, cli_args=argv, cli_settings_source=source)
     except ValidationError as error:
         # A line per problem, not a traceback (which would also echo the values, secrets too).
         for line in describe_errors(error):
-            print(f"python -m service: error: {line}", file=sys.stderr)
+            print(f"{PROG}: error: {line}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in COMMANDS:  # the lifecycle commands: publish, promote, pin, ...
+    if argv and (argv[0] in COMMANDS or argv[0] in ALIASES):  # publish, promote, pin, ...
         from service.commands.lifecycle import main as command
 
         command(argv)
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         Server(settings, loop=loop).run()
     except StartupError as exc:
-        print(f"python -m service: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(STARTUP_FAILURE) from None
 
 

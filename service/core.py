@@ -88,6 +88,7 @@ class Core:
         # reported not ready by then; the slowest report comes a moment later).
         settings = self.settings
         await self.registry.refresh(wait_s=settings.disk_timeout_s + settings.load_timeout_s)
+        self._say_if_nothing_to_serve()
         tune_garbage_collector()
         keep_freed_memory(self.settings.allocator_keep_mib)
         log.info(
@@ -103,6 +104,21 @@ class Core:
             self._tasks.append(asyncio.create_task(_watch_after_first(self.registry, interval)))
         if self.metrics.multiprocess:
             self._tasks.append(asyncio.create_task(_sample(self.metrics)))
+
+    def _say_if_nothing_to_serve(self) -> None:
+        """A mistyped --models-dir would otherwise start a server that serves nothing, quietly
+        (it stays up: models published later are picked up at the next rescan)."""
+        where = str(self.settings.models_dir.absolute())
+        if self.registry.repository_error:
+            log.warning(
+                f"no models: {self.registry.repository_error} (--models-dir {where})",
+                extra={"models_dir": where},
+            )
+        elif not self.registry.models:
+            log.warning(
+                f"no models: the model repository is empty (--models-dir {where})",
+                extra={"models_dir": where},
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:

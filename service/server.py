@@ -126,7 +126,10 @@ class _Transports(uvicorn.Server):
                 await self.grpc.start(settings.grpc_port)
             except RuntimeError as exc:
                 await self._core.stop()
-                raise StartupError(str(exc)) from None
+                raise StartupError(
+                    f"{exc}; choose another port with --grpc-port N (LOGITSERVE_GRPC_PORT), "
+                    "or --grpc-port 0 to serve no gRPC"
+                ) from None
         await super().startup(sockets)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

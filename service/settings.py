@@ -1,13 +1,20 @@
-"""The one settings object: every knob, from the command line or the environment (LOGITSERVE_*)."""
+"""The one settings object: every knob, from the command line or the environment (LOGITSERVE_*).
+
+The command line is pydantic-settings' own (`cli_source`), from the same fields: each option's
+help says its default once and its environment variable, with a placeholder people can read."""
 
 from __future__ import annotations
 
+import argparse
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, CliSettingsSource, NoDecode, SettingsConfigDict
 
+PROG = "logitserve"
+ENV_PREFIX = "LOGITSERVE_"
 MIB = 1024 * 1024
 MIN_SECRET_CHARS = 16  # control token and API keys: long enough not to be guessed
 
@@ -16,10 +23,12 @@ CommaList = Annotated[list[str], NoDecode]
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LOGITSERVE_",
+        env_prefix=ENV_PREFIX,
         cli_kebab_case=True,
         cli_implicit_flags=True,
-        cli_prog_name="python -m service",
+        cli_prog_name=PROG,
+        cli_hide_none_type=True,
+        cli_show_env_vars=True,
         extra="ignore",
     )
 
@@ -265,7 +274,9 @@ class Settings(BaseSettings):
 
     # Observability.
     access_log: bool = Field(True, description="one JSON line per request")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="the least severe log lines written"
+    )
 
     @field_validator("providers", "api_keys", "cors_origins", mode="before")
     @classmethod
@@ -326,3 +337,72 @@ def describe_errors(error: ValidationError) -> list[str]:
             message = f"--{option} (LOGITSERVE_{where[0].upper()}): {message}"
         lines.append(message)
     return lines
+
+
+# Placeholders in --help, by what the value is (pydantic-settings would print the type:
+# `int`, `{SecretStr,null}`).
+_METAVARS = {
+    "models_dir": "DIR",
+    "host": "ADDRESS",
+    "providers": "NAME,NAME",
+    "control_token": "TOKEN",
+    "api_keys": "KEY,KEY",
+    "cors_origins": "ORIGIN,ORIGIN",
+}
+_SUFFIX_METAVARS = {"_s": "SECONDS", "_us": "MICROSECONDS", "_bytes": "BYTES", "_mib": "MIB"}
+
+
+def _metavar(name: str, annotation: object) -> str | None:
+    if name in _METAVARS:
+        return _METAVARS[name]
+    if name.endswith("port"):
+        return "PORT"
+    for suffix, metavar in _SUFFIX_METAVARS.items():
+        if name.endswith(suffix):
+            return metavar
+    if "int" in str(annotation):
+        return "N"
+    return None  # a choice of words: argparse lists them
+
+
+def _default(name: str) -> str | None:
+    """The default in words, or None where the description says it already."""
+    field = Settings.model_fields[name]
+    if re.search(r"\bdefault\b", field.description or ""):
+        return None
+    value: Any = field.default
+    if value is None or value == []:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ",".join(value)
+    if name.endswith("_bytes") and value % MIB == 0:
+        return f"{value} ({value // MIB} MiB)"
+    return str(value)
+
+
+def _add_argument(parser: Any, *names: str, **options: Any) -> Any:
+    """pydantic-settings' add_argument, with readable placeholders and each default once."""
+    name = options.get("dest", "")
+    field = Settings.model_fields.get(name)
+    if field is not None and options.get("help") not in (None, argparse.SUPPRESS):
+        if options.get("metavar") is not None:
+            options["metavar"] = _metavar(name, field.annotation) or options["metavar"]
+        default = _default(name)
+        shown = f" (default: {default})" if default is not None else ""
+        env = f"{ENV_PREFIX}{name.upper()}"
+        options["help"] = f"{field.description or ''}{shown} [env: {env}]".replace("%", "%%")
+    return parser.add_argument(*names, **options)
+
+
+def cli_source(description: str) -> CliSettingsSource[Settings]:
+    """The command line of the server's settings; `description` heads its --help."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [OPTIONS]\n       {PROG} COMMAND [ARGS]",
+        description=description,
+        epilog=f"{PROG} COMMAND --help: a command's own arguments.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return CliSettingsSource(Settings, root_parser=parser, add_argument_method=_add_argument)

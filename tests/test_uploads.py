@@ -90,3 +90,19 @@ def test_the_pixel_limit_is_checked_before_decoding() -> None:
         uploads.decode(out.getvalue(), 300 * 299)
     with pytest.raises(PayloadTooLarge):
         service_images.decode(out.getvalue(), 300 * 299)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "box"), [(28, 28, (20, 20)), (28, 84, (20, 76)), (8, 8, (6, 6))]
+)
+def test_the_ink_fills_the_models_box_whatever_its_canvas(
+    height: int, width: int, box: tuple[int, int]
+) -> None:
+    """MNIST's 4-pixel margin on 28 pixels, in proportion on a smaller canvas: an 8x8 model
+    was given its digit shrunk to one pixel."""
+    square = np.zeros((100, 100), np.float32)
+    square[10:90, 10:90] = 255
+    fitted = uploads.to_model_input(square, height, width)
+    rows, cols = np.nonzero(fitted)
+    assert rows.max() - rows.min() + 1 == box[0]
+    assert cols.max() - cols.min() + 1 <= box[1]

@@ -15,19 +15,21 @@ INSTALL_HINT = (
 def main() -> None:
     if sys.argv[1:2] == ["publish"]:
         _publish()
+    # The commands import what they need when they run (--help needs typer alone): a module
+    # of the extra may be found missing at either point.
     try:
         from training.cli import app
+
+        app()
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in TRAIN_EXTRA:
             raise
         sys.exit(f"python -m training: {error.name} is not installed; {INSTALL_HINT}")
-    app()
 
 
 def _publish() -> None:
-    """`python -m training publish ...` is `logitserve publish ...`: bringing your own ONNX
-    graph needs neither torch nor the train extra, and the service's own checks decide what
-    it can serve. Handed over whole (exec), importing nothing of the service."""
+    """`python -m training publish ...` is `logitserve publish ...` (the same hand-over as
+    training.cli's `publish`, before typer, which the serve install lacks, is imported)."""
     os.execv(sys.executable, [sys.executable, "-m", "service", *sys.argv[1:]])
 
 

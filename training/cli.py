@@ -1,27 +1,29 @@
-"""``python -m training``: train, train-all, evaluate, list. Parsing and printing only.
+"""``python -m training``: train, train-all, evaluate, list, publish. Parsing and printing only.
 
 Every ``TrainingError`` (and the contract's ``PublishError``) becomes ``error: <message>`` on
-stderr and exit status 1.
+stderr and exit status 1. What a command needs (torch, the tasks, the pipeline) is imported
+when it runs: ``--help`` answers in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from training.config import RunOptions
-from training.distributed import DistContext, distributed_context
 from training.errors import REPORTED
-from training.evaluation import EvaluationReport, evaluate_published
-from training.pipeline import TrainReport, list_models, train_and_publish
-from training.promote import promote as promote_version
-from training.tasks import TASKS, get_task
+
+if TYPE_CHECKING:
+    from training.distributed import DistContext
+    from training.evaluation import EvaluationReport
+    from training.pipeline import TrainReport
 
 app = typer.Typer(
     help="Train the course's networks, export them to ONNX and publish them for the service.",
@@ -53,7 +55,7 @@ DryRun = Annotated[
 Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint, if any.")]
 CheckpointDir = Annotated[Path, typer.Option(help="Checkpoints go to DIR/<model>/last.pt.")]
 Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
-Model = Annotated[str, typer.Argument(help=f"One of: {', '.join(TASKS)}.")]
+Model = Annotated[str, typer.Argument(help="A model training knows (`list` names them).")]
 Promote = Annotated[
     bool,
     typer.Option(
@@ -77,7 +79,10 @@ def train_all(
     promote: Promote = False,
 ) -> None:
     """Train and publish every model (--data-dir applies to the MNIST-based ones)."""
-    _train(list(TASKS), every_model=True, **locals())
+    options = locals()
+    from training.tasks import TASKS
+
+    _train(list(TASKS), every_model=True, **options)
 
 
 def train(model: str, **options: Any) -> None:
@@ -114,6 +119,12 @@ def _train(
     quiet: bool,
     promote: bool,
 ) -> None:
+    from training.config import RunOptions
+    from training.distributed import distributed_context
+    from training.pipeline import train_and_publish
+    from training.promote import promote as promote_version
+    from training.tasks import get_task
+
     with _errors_to_exit(), distributed_context(device.value) as ctx:
         tasks = [get_task(name) for name in models]
         for task in tasks:
@@ -132,10 +143,12 @@ def _train(
                 task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr
             )
             _print_report(ctx, report)
-            if promote and ctx.is_main and report is not None:
+            if ctx.is_main and report is not None:
                 published = report.published
-                said = promote_version(models_dir, published.name, published.version)
-                typer.echo(f"{published.name}: {said}")
+                if promote:
+                    said = promote_version(models_dir, published.name, published.version)
+                    typer.echo(f"{published.name}: {said}")
+                typer.echo(_serving(models_dir, published.name))
 
 
 @app.command()
@@ -148,6 +161,8 @@ def evaluate(
     data_dir: DataDir = None,
 ) -> None:
     """Measure a published model in ONNX Runtime: test split, robustness suite, calibration."""
+    from training.evaluation import evaluate_published
+
     with _errors_to_exit():
         _print_evaluation(evaluate_published(model, models_dir, version, data_dir))
 
@@ -155,12 +170,41 @@ def evaluate(
 @app.command("list")
 def list_command(models_dir: ModelsDir = Path("models")) -> None:
     """The models training knows, with their published versions."""
+    from training.pipeline import list_models
+
     with _errors_to_exit():
         for task, versions in list_models(models_dir):
             published = ", ".join(map(str, versions)) if versions else "none"
             typer.echo(
                 f"{task.name:<11} {task.kind.name:<11} versions: {published:<10} {task.description}"
             )
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def publish(ctx: typer.Context) -> None:
+    """Publish an ONNX graph trained anywhere: `logitserve publish` (needs no torch)."""
+    hand_over_to_publish(ctx.args)
+
+
+def hand_over_to_publish(args: list[str]) -> None:
+    """Bringing your own graph needs neither torch nor the train extra, and the service's own
+    checks decide what it can serve: handed over whole (exec), importing nothing of the
+    service."""
+    os.execv(sys.executable, [sys.executable, "-m", "service", "publish", *args])
+
+
+def _serving(models_dir: Path, name: str) -> str:
+    """Which version serves now, as a server decides it (the promotion gate may hold a new
+    version back), if every published version loads."""
+    from modelrepo.routing import expected
+
+    try:
+        return f"{name}: {expected(models_dir / name).describe()} (if every version loads)"
+    except (OSError, ValueError) as error:
+        return f"{name}: which version serves is unknown: {error}"
 
 
 @contextmanager

@@ -5,7 +5,8 @@ field. A phone photo of a digit on paper is dark on light, any size, anywhere in
 `decode` opens it (PNG and JPEG only, size and shape checked before decoding) as grayscale,
 reduced to at most WORK_SIDE pixels a side, and `to_model_input` inverts dark-on-light images,
 crops to the ink, scales it into the model's box and centres it by mass. A model with a wider
-canvas (the multi-label one) gets its own size with the same 4-pixel margin.
+canvas (the multi-label one) gets its own size with the same 4-pixel margin; a smaller canvas,
+a margin in proportion.
 
 What one upload costs is bounded by what the model needs, not by what the file declares: at
 full size only Pillow's own operations run, on a byte per pixel.
@@ -23,6 +24,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 MARGIN = 4  # MNIST: a 20x20 box in a 28x28 field
+MNIST_SIDE = 28
 # Decoded images are box-reduced until their longer side is at most this, before any work per
 # pixel: a 16-megapixel upload (or a 1 x 16,000,000 line) then costs what a 1-megapixel one
 # does, while a digit that fills a twentieth of the frame still spans 50 pixels.
@@ -170,7 +172,10 @@ def to_model_input(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 
-    box_h, box_w = max(height - 2 * MARGIN, 1), max(width - 2 * MARGIN, 1)
+    # MNIST's margin on a 28-pixel side, in proportion on a smaller one (an 8x8 canvas keeps a
+    # 6x6 box, not a pixel).
+    margin = min(MARGIN, round(MARGIN * min(height, width) / MNIST_SIDE))
+    box_h, box_w = max(height - 2 * margin, 1), max(width - 2 * margin, 1)
     scale = min(box_h / ink.shape[0], box_w / ink.shape[1])
     new_h = max(1, min(box_h, round(ink.shape[0] * scale)))
     new_w = max(1, min(box_w, round(ink.shape[1] * scale)))

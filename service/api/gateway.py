@@ -60,6 +60,12 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        method: str = scope["method"]
+        # HEAD is GET without the body (monitors probe with it): the app sees a GET, keys,
+        # limits and metrics apply alike, and the body is dropped on the way out.
+        head = method == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
         path: str = scope["path"]
         given_id = auth = api_key = declared = None
         for key, value in scope["headers"]:
@@ -87,6 +93,8 @@ class Gateway:
                 if 300 <= status < 400:
                     headers = _relative_locations(headers)
                 message["headers"] = [*headers, (b"x-request-id", ctx.request_id.encode())]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         counted = path not in EXEMPT  # health and metrics are neither counted nor refused
@@ -117,7 +125,7 @@ class Gateway:
         finally:
             if counted:
                 self._inflight.leave()
-            self._access.record(ctx, scope["method"], path, status, time.perf_counter() - started)
+            self._access.record(ctx, method, path, status, time.perf_counter() - started)
             logs.request_id.reset(token)
 
     def _refusal(

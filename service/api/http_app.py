@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
@@ -73,11 +74,17 @@ def create_http_app(core: Core, lifespan: Lifespan | None = None) -> ASGIApp:
     )
     app.state.services = services
     http_errors.install(app)
-    openapi.install(app)
     for router in ROUTERS:
         app.include_router(router)
 
     routes = RouteTable([*v2.router.predictions, *v1.router.predictions])
+    openapi.install(
+        app,
+        keyed_paths=[route.path for route in routes.routes],
+        control_paths=[r.path for r in repository_control.router.routes if isinstance(r, APIRoute)],
+        api_keys=bool(settings.api_keys),
+        max_top_k=settings.max_top_k,
+    )
     gateway = Gateway(app, routes, settings, core.inflight, core.metrics, core.credentials)
     if not settings.cors_origins:
         return gateway

@@ -12,20 +12,31 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from modelrepo.control_state import Action
 from service.api.body import read_body
 from service.api.deps import Services, ServicesDep
+from service.api.openapi import operation_id
 from service.api.responses import json_response
-from service.api.schemas import RepositoryIndexEntry, error_responses
+from service.api.schemas import (
+    CanaryRequest,
+    ControlResponse,
+    ModelLoadRequest,
+    RepositoryIndexEntry,
+    RepositoryIndexRequest,
+    error_responses,
+)
 from service.errors import InvalidInput
 from service.handlers import model_control
 from service.handlers.metadata import repository_index
 from service.repository.folders import check_name, check_version
 from service.settings import Settings
 
-router = APIRouter(tags=["v2: model repository"])
+router = APIRouter(
+    tags=["v2: model repository"], generate_unique_id_function=operation_id("v2_repository")
+)
 
 
 def require_control(request: Request, svc: Services) -> None:
@@ -51,14 +62,28 @@ async def _body_object(request: Request, settings: Settings) -> dict[str, object
 _CONTROL: dict[str, Any] = {"responses": error_responses(400, 401, 403, 404)}
 
 
-@router.post("/v2/repository/index", response_model=list[RepositoryIndexEntry], **_CONTROL)
+def _body(model: type[BaseModel], required: bool = False) -> dict[str, Any]:
+    """The JSON body a route reads by hand (`_body_object`), for the OpenAPI document."""
+    schema = {"schema": model.model_json_schema()}
+    return {"requestBody": {"required": required, "content": {"application/json": schema}}}
+
+
+_ACTION: dict[str, Any] = {**_CONTROL, "response_model": ControlResponse}
+
+
+@router.post(
+    "/v2/repository/index",
+    response_model=list[RepositoryIndexEntry],
+    openapi_extra=_body(RepositoryIndexRequest),
+    **_CONTROL,
+)
 async def index(request: Request, svc: ServicesDep) -> Response:
     require_control(request, svc)
     only_ready = (await _body_object(request, svc.settings)).get("ready", False) is True
     return json_response(repository_index(svc.registry, only_ready))
 
 
-@router.post("/v2/repository/models/{name}/load", **_CONTROL)
+@router.post("/v2/repository/models/{name}/load", openapi_extra=_body(ModelLoadRequest), **_CONTROL)
 async def load(request: Request, svc: ServicesDep, name: str) -> Response:
     require_control(request, svc)
     doc = await _body_object(request, svc.settings)
@@ -99,7 +124,7 @@ async def _act(
     )
 
 
-@router.post("/v2/repository/models/{name}/versions/{version}/promote", **_CONTROL)
+@router.post("/v2/repository/models/{name}/versions/{version}/promote", **_ACTION)
 async def promote(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
     """The version answers requests without a version from now on, and newer versions are
     judged by the promotion gate against it."""
@@ -108,7 +133,7 @@ async def promote(request: Request, svc: ServicesDep, name: str, version: str) -
     return await _act(request, svc, name, "promote", version)
 
 
-@router.post("/v2/repository/models/{name}/versions/{version}/pin", **_CONTROL)
+@router.post("/v2/repository/models/{name}/versions/{version}/pin", **_ACTION)
 async def pin(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
     """The version answers requests without a version whatever else is published, until
     unpinned."""
@@ -117,14 +142,18 @@ async def pin(request: Request, svc: ServicesDep, name: str, version: str) -> Re
     return await _act(request, svc, name, "pin", version)
 
 
-@router.post("/v2/repository/models/{name}/unpin", **_CONTROL)
+@router.post("/v2/repository/models/{name}/unpin", **_ACTION)
 async def unpin(request: Request, svc: ServicesDep, name: str) -> Response:
     require_control(request, svc)
     await _body_object(request, svc.settings)
     return await _act(request, svc, name, "unpin")
 
 
-@router.post("/v2/repository/models/{name}/versions/{version}/canary", **_CONTROL)
+@router.post(
+    "/v2/repository/models/{name}/versions/{version}/canary",
+    openapi_extra=_body(CanaryRequest, required=True),
+    **_ACTION,
+)
 async def canary(request: Request, svc: ServicesDep, name: str, version: str) -> Response:
     """Body `{"weight": 10}`: the percentage of requests without a version that the version
     answers; 0 ends the canary, 100 promotes the version."""

@@ -125,6 +125,35 @@ class LiveResponse(BaseModel):
     live: bool
 
 
+class RepositoryIndexRequest(BaseModel):
+    ready: bool = Field(False, description="list only the versions that are ready")
+
+
+class ModelLoadRequest(BaseModel):
+    parameters: dict[str, Any] | None = Field(
+        None, description="refused when it carries a config or files: models load by name"
+    )
+
+
+class CanaryRequest(BaseModel):
+    weight: float = Field(
+        ge=0,
+        le=100,
+        description="percent of requests without a version the version answers; 0 ends the "
+        "canary, 100 promotes the version",
+    )
+
+
+class ControlResponse(BaseModel):
+    name: str
+    action: str = Field(description="what was recorded, in words")
+    serving_version: int | None = Field(description="the version answering now, here")
+    canary: dict[str, float] | None = Field(None, description="version and weight (percent)")
+    applied_everywhere_within_s: float = Field(
+        description="every worker and replica reading the repository applies it within this"
+    )
+
+
 class RepositoryIndexEntry(BaseModel):
     name: str
     version: str | None = None
@@ -231,6 +260,26 @@ class ClassScore(BaseModel):
     probability: float
 
 
+class Explanation(BaseModel):
+    method: Literal["occlusion", "sensitivity"] = Field(
+        description="occlusion (images): the drop in the label's probability where each patch "
+        "is set to the background, per pixel; sensitivity (tabular rows): the change in its "
+        "probability when each feature is `step` (a fraction of its value) higher"
+    )
+    label: str = Field(description="the class explained: the prediction's most probable")
+    attributions: list[list[float]] | dict[str, float] = Field(
+        description="images: H x W over the model's input; tabular: {feature: value}. "
+        "Positive: for the label; negative: against it"
+    )
+    patch: int | None = Field(None, description="occlusion: the side of a patch, in pixels")
+    input: list[list[float]] | None = Field(
+        None,
+        description="occlusion: the image as the model read it (an upload fitted to its "
+        "canvas), H x W",
+    )
+    step: float | None = Field(None, description="sensitivity: the relative move of a feature")
+
+
 class Prediction(BaseModel):
     label: str | None = Field(description="the predicted class (multiclass, binary)")
     labels: list[str] | None = Field(
@@ -241,8 +290,11 @@ class Prediction(BaseModel):
     threshold: float | None = None
     file: str | None = Field(None, description="the uploaded file's name (image uploads)")
     warning: str | None = Field(
-        None, description="image uploads: why this prediction may be unreliable (its shape)"
+        None,
+        description="images: why this prediction may be unreliable (a blank image, a shape "
+        "far from the model's)",
     )
+    explanation: Explanation | None = Field(None, description="with explain=true")
 
 
 class PredictResponse(BaseModel):

@@ -10,13 +10,17 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from service.api.deps import ServicesDep
+from service.api.openapi import operation_id
 from service.api.responses import json_response
 from service.api.schemas import error_responses
 from service.handlers import metadata
 from service.handlers.metadata import model_statistics
 from service.handlers.model_config import model_config
 
-router = APIRouter(tags=["v2: Triton's statistics and model configuration"])
+router = APIRouter(
+    tags=["v2: Triton's statistics and model configuration"],
+    generate_unique_id_function=operation_id("v2"),
+)
 
 _STATS: dict[str, Any] = {
     "responses": error_responses(400, 404, 503),

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from modelrepo.manifest import Manifest
 from service.api import v1_codec
 from service.api.body import read_body
 from service.api.deps import ServicesDep, context, services
 from service.api.json_budget import budget_for, off_loop
+from service.api.openapi import operation_id
 from service.api.responses import json_response
 from service.api.route_table import PredictionRouter
 from service.api.schemas import (
@@ -29,104 +30,21 @@ from service.api.schemas import (
     error_responses,
 )
 from service.api.streamed import StreamedResponse
-from service.api.v1_codec import parse_options, predictions
+from service.api.v1_codec import Options, parse_options, predictions
 from service.errors import InvalidInput, NotFound, UnsupportedMediaType
-from service.handlers import reports
+from service.handlers import explanations, listing
+from service.handlers.dataplane import Scored
 from service.repository.folders import check_version
-from service.serving.decisions import serving_summary
-from service.serving.registry import ModelStatus
 
-router = PredictionRouter(tags=["v1: for people and scripts"])
+router = PredictionRouter(
+    tags=["v1: for people and scripts"], generate_unique_id_function=operation_id("v1")
+)
 RAW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
-
-
-def _accepts(manifest: Manifest) -> str:
-    spec = manifest.input
-    if spec.kind == "image" and spec.image is not None:
-        h, w = spec.image.height, spec.image.width
-        return f"{h * w} pixel values 0-255 (light digit on dark), flat or {h} rows of {w}"
-    return f"{spec.describe_row()}: a list in that order, or an object keyed by name"
-
-
-def _detail(status: ModelStatus, only: int | None = None) -> dict[str, object]:
-    serving = status.serving
-    versions = []
-    for number in sorted(status.versions, reverse=True):
-        if only is not None and number != only:
-            continue
-        entry = status.versions[number]
-        info: dict[str, object] = {
-            "version": number,
-            "state": entry.state,
-            "reason": entry.reason,
-            "role": status.role(number),
-            "role_reason": status.why(number),
-        }
-        if entry.model is not None:
-            m = entry.model
-            info |= {
-                "provider": m.session.provider,
-                "provider_fallback": m.session.fallback,
-                "cpu_below_rows": m.session.cpu_below_rows,
-                "metrics": m.manifest.metrics,
-                "metrics_split": m.manifest.metrics_split,
-                "primary_metric": _primary(m.manifest),
-                "created_at": m.manifest.created_at,
-                "report": reports.links(m),
-            }
-        versions.append(info)
-    detail: dict[str, object] = {
-        "name": status.name,
-        "ready": status.ready,
-        "reason": status.reason,
-        "serving_version": serving.version if serving else None,
-        "versions": versions,
-        "ignored": dict(status.ignored),
-        "serving": serving_summary(status),
-    }
-    if serving is not None:
-        manifest = serving.manifest
-        spec = manifest.input
-        detail |= {
-            "task": serving.task.name,
-            "labels": manifest.labels,
-            "default_threshold": serving.task.default_threshold(manifest.threshold),
-            "input": {
-                "kind": spec.kind,
-                "datatype": spec.datatype,
-                "shape": spec.shape,
-                "image": spec.image.model_dump() if spec.image else None,
-                "features": [f.model_dump() for f in spec.features] if spec.features else None,
-                "accepts": _accepts(manifest),
-            },
-        }
-    return detail
-
-
-def _primary(manifest: Manifest) -> dict[str, object] | None:
-    primary = manifest.primary
-    if primary is None:
-        return None
-    name, value = primary
-    return {"name": name, "value": value, "split": manifest.metrics_split}
 
 
 @router.get("/v1/models", response_model=ModelList)
 def list_models(svc: ServicesDep) -> Response:
-    models = []
-    for name, status in sorted(svc.registry.models.items()):
-        serving = status.serving
-        models.append(
-            {
-                "name": name,
-                "ready": status.ready,
-                "serving_version": serving.version if serving else None,
-                "task": serving.task.name if serving else None,
-                "primary_metric": _primary(serving.manifest) if serving else None,
-                "reason": status.reason,
-            }
-        )
-    return json_response({"models": models})
+    return json_response({"models": listing.summaries(svc.registry.models)})
 
 
 _DETAIL: dict[str, Any] = {"response_model": ModelDetail, "responses": error_responses(400, 404)}
@@ -134,7 +52,7 @@ _DETAIL: dict[str, Any] = {"response_model": ModelDetail, "responses": error_res
 
 @router.get("/v1/models/{name}", **_DETAIL)
 def model_detail(svc: ServicesDep, name: str) -> Response:
-    return json_response(_detail(svc.registry.status(name)))
+    return json_response(listing.detail(svc.registry.status(name)))
 
 
 @router.get("/v1/models/{name}/versions/{version}", **_DETAIL)
@@ -143,7 +61,7 @@ def model_version_detail(svc: ServicesDep, name: str, version: str) -> Response:
     number = check_version(version)
     if number not in status.versions:
         raise NotFound(f"model '{name}' has no version {number}")
-    return json_response(_detail(status, only=number))
+    return json_response(listing.detail(status, only=number))
 
 
 @router.get(
@@ -196,6 +114,17 @@ _QUERY = [
         "schema": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
         "description": "binary and multi-label: decision threshold (default: the manifest's)",
     },
+    {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "each prediction gets an `explanation` of its top class: for images an "
+        "H x W occlusion map (the drop in its probability where each patch is blanked), for "
+        "tabular rows each feature's sensitivity (the change in its probability when the "
+        f"feature is 10 % higher). At most {explanations.MAX_EXPLAINED} instances per request; "
+        "one batched call of the model.",
+    },
 ]
 
 
@@ -216,8 +145,23 @@ async def _predict(request: Request, name: str, version: str | None) -> Response
         rows = await asyncio.to_thread(v1_codec.decode, *decode)
     else:
         rows = v1_codec.decode(*decode)
+    if options.explain:
+        explanations.check(model.manifest, len(rows))
     scored = await svc.dataplane.score(model, rows, v1_codec.row_bytes(model, options))
-    return json_response(predictions(scored, options))
+    warnings = v1_codec.blank_warnings(rows, model.manifest)
+    explained = await _explained(scored, rows, options)
+    return json_response(predictions(scored, options, warnings=warnings, explanations=explained))
+
+
+async def _explained(
+    scored: Scored, rows: np.ndarray, options: Options
+) -> list[dict[str, object]] | None:
+    if not options.explain:
+        return None
+    model = scored.model
+    return await explanations.explain(
+        model, rows, model.task.class_probabilities(scored.probabilities)
+    )
 
 
 _PREDICT_DOC: dict[str, Any] = {
@@ -271,9 +215,14 @@ async def _predict_image(request: Request, name: str, version: str | None) -> Re
             "upload images as multipart/form-data (field 'files'), or one image as the body "
             "with Content-Type: image/png or image/jpeg"
         )
+    if options.explain:
+        explanations.check(manifest, len(blobs))
     rows, warnings = await svc.uploads.rows(blobs, names, manifest)
     scored = await svc.dataplane.score(model, rows, v1_codec.row_bytes(model, options))
-    return json_response(predictions(scored, options, files=names, warnings=warnings))
+    explained = await _explained(scored, rows, options)
+    return json_response(
+        predictions(scored, options, files=names, warnings=warnings, explanations=explained)
+    )
 
 
 _IMAGE_DOC: dict[str, Any] = {

@@ -17,7 +17,8 @@ from service.api.body import parse_json
 from service.api.json_budget import JsonBudget
 from service.errors import InvalidInput, PayloadTooLarge, describe
 from service.handlers.dataplane import JSON_VALUE_BYTES, Scored
-from service.handlers.inputs import fit_rows
+from service.handlers.explanations import BLANK_WARNING, blank_rows, looks_blank
+from service.handlers.inputs import fit_rows, in_model_datatype
 from service.protocol.task_policies import top_k
 from service.protocol.tensors import fp32_array, uint8_array
 from service.runtime.loaded_model import LoadedModel
@@ -27,13 +28,19 @@ from service.runtime.loaded_model import LoadedModel
 class Options:
     top_k: int
     threshold: float | None
+    explain: bool = False
+
+
+EXPLAIN_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
 def parse_options(query: str, model: LoadedModel, max_top_k: int) -> Options:
-    """`?top_k=3&threshold=0.4`: top-k is clamped to the classes; threshold in (0, 1)."""
+    """`?top_k=3&threshold=0.4&explain=true`: top-k is clamped to the classes; threshold in
+    (0, 1); explain true or false."""
     task = model.task
     k: int | None = None
     threshold: float | None = None
+    explain = False
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key == "top_k":
             k = numbers.ascii_integer(value)
@@ -45,12 +52,18 @@ def parse_options(query: str, model: LoadedModel, max_top_k: int) -> Options:
                 raise InvalidInput("threshold must be a number strictly between 0 and 1")
             if not task.thresholded:
                 raise InvalidInput("threshold applies to binary and multi-label models only")
+        elif key == "explain":
+            if value.lower() not in EXPLAIN_VALUES:
+                raise InvalidInput("explain must be true or false")
+            explain = EXPLAIN_VALUES[value.lower()]
         else:
-            raise InvalidInput(f"unknown query parameter {describe(key)}: use top_k, threshold")
+            raise InvalidInput(
+                f"unknown query parameter {describe(key)}: use top_k, threshold, explain"
+            )
     if threshold is None:
         threshold = task.default_threshold(model.manifest.threshold)
     classes = task.classes(model.manifest.output.width)
-    return Options(min(k if k is not None else 3, classes), threshold)
+    return Options(min(k if k is not None else 3, classes), threshold, explain)
 
 
 def decode(body: bytes, manifest: Manifest, max_instances: int, budget: JsonBudget) -> np.ndarray:
@@ -143,8 +156,13 @@ def decode_images(
         except (InvalidInput, PayloadTooLarge) as exc:
             exc.message = f"{describe(name, 60)}: {exc.message}"
             raise
-        warnings.append(_aspect_warning(pixels.shape, (height, width), manifest.name))
-    return np.stack(rows).reshape(len(blobs), *manifest.input.row_shape), warnings
+        warnings.append(
+            BLANK_WARNING
+            if looks_blank(pixels)
+            else _aspect_warning(pixels.shape, (height, width), manifest.name)
+        )
+    batch = np.stack(rows).reshape(len(blobs), *manifest.input.row_shape)
+    return in_model_datatype(batch, manifest), warnings
 
 
 def _aspect_warning(shape: tuple[int, ...], canvas: tuple[int, int], model: str) -> str | None:
@@ -178,11 +196,23 @@ def row_bytes(model: LoadedModel, options: Options) -> int:
     return PREDICTION_BYTES + labels + top + chosen
 
 
+def blank_warnings(rows: np.ndarray, manifest: Manifest) -> list[str | None] | None:
+    """For an image model's instances: a warning for each that is blank (None otherwise);
+    None for a tabular model."""
+    if manifest.input.image is None:
+        return None
+    blank = blank_rows(rows)
+    if not any(blank):
+        return None
+    return [BLANK_WARNING if b else None for b in blank]
+
+
 def predictions(
     scored: Scored,
     options: Options,
     files: list[str] | None = None,
     warnings: list[str | None] | None = None,
+    explanations: list[dict[str, object]] | None = None,
 ) -> dict[str, object]:
     model = scored.model
     task, labels, threshold = model.task, model.manifest.labels, options.threshold
@@ -204,6 +234,8 @@ def predictions(
             prediction["file"] = files[row]
         if warnings is not None and warnings[row] is not None:
             prediction["warning"] = warnings[row]
+        if explanations is not None:
+            prediction["explanation"] = explanations[row]
         out.append(prediction)
     return {
         "model": model.name,

@@ -18,6 +18,7 @@ from service.api import binary, compression, v2_codec
 from service.api.body import read_body
 from service.api.deps import ServicesDep, context, services
 from service.api.json_budget import budget_for, off_loop
+from service.api.openapi import operation_id
 from service.api.responses import json_response
 from service.api.route_table import PredictionRouter
 from service.api.schemas import (
@@ -34,12 +35,14 @@ from service.errors import NotReady
 from service.handlers import metadata
 from service.serving.decisions import serving_summary
 
-router = PredictionRouter(tags=["v2: Open Inference Protocol"])
+router = PredictionRouter(
+    tags=["v2: Open Inference Protocol"], generate_unique_id_function=operation_id("v2")
+)
 
 
 @router.get("/v2", response_model=ServerMetadataResponse)
-def server() -> Response:
-    return json_response(metadata.server_metadata())
+def server(svc: ServicesDep) -> Response:
+    return json_response(metadata.server_metadata(svc.settings.control_token is not None))
 
 
 @router.get("/v2/health/live", response_model=LiveResponse)
@@ -135,12 +138,11 @@ _INFER_DOC: dict[str, Any] = {
                         ref_template="#/components/schemas/{model}"
                     )
                 },
-                "application/octet-stream": {
-                    "schema": {"type": "string", "format": "binary"},
-                    "description": "Triton's binary tensor data extension: a JSON header of "
-                    "Inference-Header-Content-Length bytes, then the raw tensors",
-                },
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
+            "description": "JSON, or Triton's binary tensor data extension "
+            "(application/octet-stream): a JSON header of Inference-Header-Content-Length "
+            "bytes, then the raw tensors",
         },
         "description": "Read from the raw body whatever the Content-Type (stock clients "
         "send binary bodies without one). Outputs: `probabilities` (softmax or sigmoid "

@@ -9,8 +9,13 @@ says (`--image HxW` or `--features a,b,c`, the task and the labels), the manifes
 and validated by the model the service reads it with, the version is created exactly as the
 service will create it (shape checks, warm-up, finite logits), evaluated on held-out data if
 given, and published by the contract's own atomic publish (modelrepo/publish.py), the one
-training uses: written whole into `models/<name>/.tmp-*`, fsynced, renamed to the next free
-version number.
+training uses: written whole into `models/<name>/.tmp-*` with its model card (model_card.py),
+fsynced, renamed to the next free version number.
+
+The usual exports that need a step first are refused with the step (README, "Bring your own
+ONNX"): skl2onnx's default (a label output and a map of probabilities: export raw scores and
+say which output holds them with `--output`), torch's `dynamo=True` (weights in an external
+file: `external_data=False`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from modelrepo.names import MODEL_FILE
 from modelrepo.publish import PublishError, commit, staging_folder
 from service import __version__
 from service.commands import evaluation, held_out
+from service.commands.model_card import CARD_FILE, model_card
 from service.protocol.task_policies import TASKS
 from service.repository.disk import read_regular_file
 from service.repository.folders import LoadError, check_name
@@ -57,6 +63,7 @@ class Request:
     features: list[str] | None = None
     held_out: Path | None = None
     threshold: float | None = None
+    output: str | None = None  # the graph's logits, where it has several outputs
     max_model_bytes: int = 256 * 1024 * 1024
     load_check: LoadCheck | None = LOAD_CHECK
 
@@ -67,6 +74,7 @@ class Published:
     version: int
     path: Path
     metrics: dict[str, float | None]
+    warnings: list[str]
 
 
 def publish(request: Request, models_dir: Path) -> Published:
@@ -79,6 +87,7 @@ def publish(request: Request, models_dir: Path) -> Published:
         data = read_regular_file(request.model, request.max_model_bytes)
     except OSError as exc:
         raise PublishError(f"cannot read {request.model}: {exc.strerror or exc}") from None
+    _check_self_contained(data)
     runtime = Runtime(["CPUExecutionProvider"], intra_op_threads=0)
     try:
         graph = runtime.describe(data)
@@ -93,15 +102,48 @@ def publish(request: Request, models_dir: Path) -> Published:
         raise PublishError(f"the service cannot serve this graph: {exc}") from None
     metrics: dict[str, float | None] = {}
     dataset = None
+    warnings: list[str] = []
     if request.held_out is not None:
         x, y = held_out.read(request.held_out, manifest)
-        probabilities = TASKS[manifest.task].activate(_logits(session, x))
+        warnings += _range_warnings(request.held_out.name, x, manifest)
+        probabilities = TASKS[manifest.task].activate(_batched_logits(session, x))
         threshold = TASKS[manifest.task].default_threshold(manifest.threshold)
         metrics = evaluation.metrics(manifest.task, probabilities, y, threshold)
         dataset = {"name": request.held_out.name, "test_size": len(x)}
     document = manifest.model_dump(mode="json") | {"metrics": metrics, "dataset": dataset}
-    version, path = _commit(models_dir, request.name, data, document)
-    return Published(request.name, version, path, metrics)
+    card = model_card(document, request.model.name, warnings).encode()
+    version, path = _commit(models_dir, request.name, data, document, card)
+    return Published(request.name, version, path, metrics, warnings)
+
+
+# What to do about the usual exports that cannot be served as they are.
+EXTERNAL_DATA_FIX = (
+    "torch.onnx.export(..., dynamo=True) writes them by default: export with "
+    "external_data=False, or save one file: onnx.save(onnx.load('model.onnx'), 'whole.onnx')"
+)
+OUTPUTS_FIX = (
+    "name the one holding the logits with --output NAME (skl2onnx: convert with "
+    "options={'zipmap': False, 'raw_scores': True}, whose 'probabilities' output then holds "
+    "the raw scores; the README has the recipe for binary classifiers)"
+)
+
+
+def _check_self_contained(data: bytes) -> None:
+    """A graph whose weights live in other files is refused with the fix (the service reads
+    one file, the one its sha256 covers)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError):
+        return  # not a graph at all: ONNX Runtime says so next
+    external = onnx.TensorProto.EXTERNAL
+    if any(init.data_location == external for init in model.graph.initializer):
+        raise PublishError(
+            f"the graph keeps its weights in external data files, which are not served: "
+            f"{EXTERNAL_DATA_FIX}"
+        )
 
 
 def _check_specification(data: bytes) -> None:
@@ -120,10 +162,7 @@ def _check_specification(data: bytes) -> None:
 def _manifest(request: Request, graph: graphs.Graph, sha256: str) -> Manifest:
     if len(graph.inputs) != 1:
         raise PublishError(f"the graph has {len(graph.inputs)} inputs; the service feeds one")
-    if len(graph.outputs) != 1:
-        names = [o.name for o in graph.outputs]
-        raise PublishError(f"the graph has {len(names)} outputs {names}; publish one: logits")
-    graph_in, graph_out = graph.inputs[0], graph.outputs[0]
+    graph_in, graph_out = graph.inputs[0], _logits(graph, request.output)
     datatype = graphs.SERVED_INPUTS.get(graph_in.type)
     if datatype is None:
         raise PublishError(
@@ -193,16 +232,59 @@ def _manifest(request: Request, graph: graphs.Graph, sha256: str) -> Manifest:
         raise PublishError(f"the graph and the options disagree: {where}: {message}") from None
 
 
-def _logits(session: Session, x: np.ndarray) -> np.ndarray:
+def _batched_logits(session: Session, x: np.ndarray) -> np.ndarray:
     """The model's logits for every row, a batch at a time (held-out data may be large)."""
     return np.concatenate(
         [session.run(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
     )
 
 
-def _commit(models_dir: Path, name: str, data: bytes, manifest: dict[str, Any]) -> tuple[int, Path]:
-    """Stage the version whole, then rename it to the next free number, as training does."""
+def _logits(graph: graphs.Graph, output: str | None) -> graphs.Tensor:
+    """The graph's output that holds the logits: its only one, or the one `--output` names."""
+    names = [o.name for o in graph.outputs]
+    if output is None:
+        if len(names) != 1:
+            raise PublishError(f"the graph has {len(names)} outputs {names}: {OUTPUTS_FIX}")
+        return graph.outputs[0]
+    if output not in names:
+        raise PublishError(f"the graph has no output {output!r}; it has {names}")
+    found = graph.outputs[names.index(output)]
+    if found.type != "tensor(float)":
+        raise PublishError(
+            f"the graph's output {output!r} is {found.type}; logits are a float tensor "
+            f"[batch, K]: {OUTPUTS_FIX}"
+        )
+    return found
+
+
+def _range_warnings(source: str, x: np.ndarray, manifest: Manifest) -> list[str]:
+    """Held-out images outside the pixels clients send (0-255): the metrics would measure
+    inputs the model never gets, and a graph trained on scaled pixels receives unscaled ones."""
+    if manifest.input.kind != "image" or x.size == 0:
+        return []
+    low, high = float(np.min(x)), float(np.max(x))
+    if low < 0 or high > 255:
+        return [
+            f"{source}: x ranges from {low:g} to {high:g}, but images arrive as pixels 0-255: "
+            "put any scaling inside the graph"
+        ]
+    if high <= 1.0:
+        return [
+            f"{source}: x ranges from {low:g} to {high:g}, as if scaled to 0-1, but images "
+            "arrive as pixels 0-255: put the scaling inside the graph (divide by 255 as its "
+            "first step) and evaluate on pixels"
+        ]
+    return []
+
+
+def _commit(
+    models_dir: Path, name: str, data: bytes, manifest: dict[str, Any], card: bytes
+) -> tuple[int, Path]:
+    """Stage the version whole (graph, model card), then rename it to the next free number,
+    as training does."""
+    entry = {"file": CARD_FILE, "sha256": hashlib.sha256(card).hexdigest(), "title": "model card"}
     with staging_folder(models_dir, name) as stage:
         (stage / MODEL_FILE).write_bytes(data)
-        published = commit(stage, name, manifest)
+        (stage / CARD_FILE).write_bytes(card)
+        published = commit(stage, name, manifest | {"report_files": [entry]})
     return published.version, published.path

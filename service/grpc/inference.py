@@ -109,7 +109,8 @@ class InferenceService:
 
     async def ServerMetadata(self, request: bytes, context: Context) -> Any:
         async def server(ctx: RequestContext, message: pb.ServerMetadataRequest) -> Any:
-            return _message(metadata.server_metadata(), pb.ServerMetadataResponse())
+            described = metadata.server_metadata(self._settings.control_token is not None)
+            return _message(described, pb.ServerMetadataResponse())
 
         return await self._gate.call(RPCS["ServerMetadata"], request, context, server)
 

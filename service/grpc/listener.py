@@ -10,6 +10,8 @@ and the kernel spreads connections among them, as uvicorn's workers share the HT
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
 import grpc
@@ -87,10 +89,15 @@ class GrpcServer:
         """Listen on `port` (0: any free port, for tests); the port bound."""
         host = self._settings.host
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        # Tried first with a socket of our own: grpcio's failure is a C++ log line and a
+        # message that cannot say which option chose the port.
+        problem = _cannot_bind(host, port, reuse_port=self._settings.workers > 1)
+        if problem is not None:
+            raise RuntimeError(f"gRPC cannot listen on {address}: {problem}")
         try:
             self.port = self._server.add_insecure_port(address)
         except RuntimeError as exc:
-            raise RuntimeError(f"cannot listen for gRPC on {address}: {exc}") from None
+            raise RuntimeError(f"gRPC cannot listen on {address}: {exc}") from None
         await self._server.start()
         log.info("serving gRPC", extra={"address": address, "port": self.port})
         return self.port
@@ -128,3 +135,16 @@ def _not_offered(streaming: bool, message: str) -> grpc.RpcMethodHandler:
 def _add(server: grpc.aio.Server, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
     server.add_registered_method_handlers(service, handlers)
+
+
+def _cannot_bind(host: str, port: int, reuse_port: bool) -> str | None:
+    """Why `port` cannot be bound on `host` (taken, not permitted), or None. Workers share
+    the port with SO_REUSEPORT, as grpcio binds it for them."""
+    if port == 0:
+        return None
+    try:
+        probe = socket.create_server((host, port), reuse_port=reuse_port)
+    except OSError as exc:
+        return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    probe.close()
+    return None

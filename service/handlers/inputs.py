@@ -61,4 +61,12 @@ def fit_rows(
             f"{what}: each instance of model '{manifest.name}' has {spec.row_size} "
             f"values ({spec.describe_row()}); got {values.size} values for {rows} instance(s)"
         )
-    return values.reshape(rows, *spec.row_shape)
+    return in_model_datatype(values.reshape(rows, *spec.row_shape), manifest)
+
+
+def in_model_datatype(rows: np.ndarray, manifest: Manifest) -> np.ndarray:
+    """Rows read as people send them (pixels 0-255 as uint8, features as float32) in the
+    datatype the graph takes: a graph brought from elsewhere may take its pixels as floats,
+    still 0-255 (the contract: what a graph needs beyond that is inside it)."""
+    dtype = DATATYPES[manifest.input.datatype].numpy
+    return rows if rows.dtype == dtype else rows.astype(dtype)

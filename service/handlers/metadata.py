@@ -28,8 +28,12 @@ def described(registry: Registry, name: str, version: str | None) -> LoadedModel
     return registry.resolve(name, version)
 
 
-def server_metadata() -> dict[str, object]:
-    return {"name": "logitserve", "version": __version__, "extensions": EXTENSIONS}
+def server_metadata(control: bool) -> dict[str, object]:
+    """`control`: a control token is configured. Without one every repository call is
+    refused (403), so the extension is not advertised: a client reading the list can rely
+    on what it finds there."""
+    extensions = [e for e in EXTENSIONS if control or e != "model_repository"]
+    return {"name": "logitserve", "version": __version__, "extensions": extensions}
 
 
 def model_metadata(registry: Registry, model: LoadedModel) -> dict[str, object]:

@@ -192,7 +192,9 @@ def _describe(inner: ort.InferenceSession) -> graphs.Graph:
 def sample_rows(manifest: Manifest, rows: int, seed: int = 0) -> np.ndarray:
     """Random rows in the declared input's range: pixels 0-255, or features in [0, 1)."""
     spec = manifest.input
-    return warm_up.sample_rows(spec.datatype, spec.row_shape, rows, seed)
+    return warm_up.sample_rows(
+        spec.datatype, spec.row_shape, rows, seed, pixels=spec.kind == "image"
+    )
 
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s\"':,]+")
@@ -219,7 +221,9 @@ def _warm_up(session: Session, manifest: Manifest, deadline: float | None) -> No
         stop.daemon = True
         stop.start()
     try:
-        for what, rows in warm_up.batches(manifest.input.datatype, manifest.input.row_shape):
+        for what, rows in warm_up.batches(
+            manifest.input.datatype, manifest.input.row_shape, pixels=manifest.input.kind == "image"
+        ):
             try:
                 logits = session.run(rows, options)
             except Exception as exc:

@@ -10,9 +10,9 @@ from typing import Literal
 
 from modelrepo.control_state import ControlState
 from modelrepo.manifest import Manifest
+from modelrepo.routing import Plan, Route
 from modelrepo.serving_config import ServingConfig
 from service.runtime.loaded_model import LoadedModel
-from service.serving.routing_policy import Plan, Route
 
 State = Literal["ready", "failed", "unloaded", "loading"]
 

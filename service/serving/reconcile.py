@@ -1,8 +1,9 @@
 """Bringing one model in line with its folder: its serving config and control state read,
-the promotion gate and the version policy applied (routing_policy.py), the versions that should be
-loaded loaded (or kept, retried, served on from memory: versions.py), and the version that
-answers requests without one chosen. Every disk read goes through `Disk`, with its deadline;
-the versions to load load side by side, each within the load deadline (runtime/load_slots.py).
+the promotion gate and the version policy applied (modelrepo/routing.py), the versions that
+should be loaded loaded (or kept, retried, served on from memory: versions.py), and the version
+that answers requests without one chosen. Every disk read goes through `Disk`, with its
+deadline; the versions to load load side by side, each within the load deadline
+(runtime/load_slots.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from modelrepo import control_state, serving_config
+from modelrepo import control_state, routing, serving_config
 from modelrepo.control_state import ControlState
 from modelrepo.manifest import Manifest
 from modelrepo.names import SERVING_FILE
@@ -22,7 +23,7 @@ from service.repository.disk import Disk, DiskTimeout
 from service.repository.folders import LoadError, ModelFolder, VersionFolder, read_manifest
 from service.runtime.load_slots import LoadSlots, LoadTimeout
 from service.runtime.loaded_model import LoadedModel
-from service.serving import routing_policy, versions
+from service.serving import versions
 from service.serving.model_status import ModelStatus, VersionStatus
 from service.serving.versions import ReloadTimings
 
@@ -82,7 +83,7 @@ class Reconciler:
             manifests[number] = entry.model.manifest if entry.model else None
         was = previous.route.default if previous is not None and previous.route else None
         keep = {was} if was is not None else set()
-        plan = routing_policy.plan([*folder.versions, *statuses], manifests, config, control, keep)
+        plan = routing.plan([*folder.versions, *statuses], manifests, config, control, keep)
         to_load: list[tuple[VersionFolder, VersionStatus | None]] = []
         for number, found in folder.versions.items():
             kept = old.get(number)
@@ -109,7 +110,7 @@ class Reconciler:
         for number, reason in folder.broken.items():
             statuses[number] = versions.broken(old.get(number), number, reason)
         ready = {n for n, s in statuses.items() if s.model is not None}
-        route = routing_policy.route(ready, plan, config, control, was)
+        route = routing.route(ready, plan, config, control, was)
         return ModelStatus(
             folder.name,
             statuses,

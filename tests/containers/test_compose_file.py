@@ -39,13 +39,41 @@ def test_both_builds_take_their_base_image_from_one_variable() -> None:
 
 def test_the_api_publishes_http_and_grpc_and_the_image_exposes_both() -> None:
     api = compose()["services"]["api"]
+    # On the loopback address by default, as `make serve` binds: not every interface.
     assert api["ports"] == [
-        "${LOGITSERVE_API_PORT:-8000}:8000",
-        "${LOGITSERVE_GRPC_HOST_PORT:-8001}:8001",
+        "${LOGITSERVE_BIND:-127.0.0.1}:${LOGITSERVE_API_PORT:-8000}:8000",
+        "${LOGITSERVE_BIND:-127.0.0.1}:${LOGITSERVE_GRPC_HOST_PORT:-8001}:8001",
     ]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^EXPOSE 8000 8001$", dockerfile, re.MULTILINE)
     assert "LOGITSERVE_GRPC_PORT=8001" in dockerfile
+
+
+def test_both_builds_take_what_an_offline_mirror_needs() -> None:
+    """The train image built only by hand where PyPI and download.pytorch.org are out of
+    reach: Compose passes the Dockerfile's pip options and torch index through."""
+    services = compose()["services"]
+    for service in ("api", "trainer"):
+        args = services[service]["build"]["args"]
+        assert args["PIP_OPTIONS"] == "${LOGITSERVE_PIP_OPTIONS:-}", service
+    default = dockerfile_default("TORCH_CPU_INDEX")
+    trainer = services["trainer"]["build"]["args"]
+    assert trainer["TORCH_CPU_INDEX"] == f"${{LOGITSERVE_TORCH_CPU_INDEX-{default}}}"
+    for variable in ("LOGITSERVE_PIP_OPTIONS", "LOGITSERVE_TORCH_CPU_INDEX", "LOGITSERVE_BIND"):
+        assert f"#   {variable}" in (ROOT / "docker-compose.yml").read_text(), variable
+
+
+def test_the_headers_commands_run_the_trainer_with_its_profile() -> None:
+    """The trainer has `profiles: [train]`: `docker compose run trainer` without the profile
+    does not find it."""
+    header = [
+        line
+        for line in (ROOT / "docker-compose.yml").read_text().splitlines()
+        if line.startswith("#")
+    ]
+    runs = [line for line in header if "compose" in line and " trainer " in line]
+    assert runs and all("--profile train" in line for line in runs), runs
+    assert compose()["services"]["trainer"]["profiles"] == ["train"]
 
 
 def test_the_trainer_starts_as_root_to_become_the_models_owner() -> None:

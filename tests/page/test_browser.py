@@ -114,7 +114,7 @@ def test_a_drawn_seven_shows_both_digit_models_bars_label_and_version(
     browser: Any, shipped_server: RunningServer, screenshots: Path
 ) -> None:
     open_page(browser, shipped_server)
-    draw(browser, "digit-canvas", SEVEN)
+    draw(browser, "canvas-28x28", SEVEN)
     versions = {}
     for model in ("mnist", "mnist-cnn"):
         box = result(browser, model)
@@ -137,7 +137,7 @@ def test_each_answer_says_how_well_its_version_does_and_links_its_model_card(
     browser: Any, shipped_server: RunningServer
 ) -> None:
     open_page(browser, shipped_server)
-    draw(browser, "digit-canvas", SEVEN)
+    draw(browser, "canvas-28x28", SEVEN)
     for model in ("mnist", "mnist-cnn"):
         detail = httpx.get(f"{shipped_server.url}/v1/models/{model}").json()
         metric = detail["versions"][0]["primary_metric"]
@@ -153,7 +153,7 @@ def test_a_digit_drawn_by_touch_is_read_too(
     browser: Any, shipped_server: RunningServer, screenshots: Path
 ) -> None:
     open_page(browser, shipped_server)
-    draw(browser, "digit-canvas", ONE, touch=True)
+    draw(browser, "canvas-28x28", ONE, touch=True)
     assert result(browser, "mnist-cnn").get_attribute("data-label") == "1"
     screenshot(browser, screenshots / "page-touch-one.png")
 
@@ -168,10 +168,10 @@ def test_an_uploaded_png_is_read_and_previewed(
     Image.fromarray(digit).resize((224, 224), Image.Resampling.BILINEAR).save(path)
 
     open_page(browser, shipped_server)
-    browser.find_element("id", "digit-file").send_keys(str(path))
+    browser.find_element("id", "file-28x28").send_keys(str(path))
     for model in ("mnist", "mnist-cnn"):
         assert result(browser, model).get_attribute("data-label") == "7"
-    preview = browser.find_element("css selector", "#digit-drop img")
+    preview = browser.find_element("css selector", "#drop-28x28 img")
     assert preview.is_displayed() and preview.get_attribute("src").startswith("blob:")
     screenshot(browser, screenshots / "page-uploaded-png.png")
 
@@ -191,7 +191,7 @@ def test_a_png_dropped_on_the_drop_zone_is_read(
         const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
         const data = new DataTransfer();
         data.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
-        const zone = document.getElementById("digit-drop");
+        const zone = document.getElementById("drop-28x28");
         for (const type of ["dragover", "drop"]) {
           zone.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true }));
         }
@@ -199,7 +199,7 @@ def test_a_png_dropped_on_the_drop_zone_is_read(
         base64.b64encode(path.read_bytes()).decode(),
     )
     assert result(browser, "mnist-cnn").get_attribute("data-label") == "7"
-    assert "dropped.png" in browser.find_element("id", "digit-drop").text
+    assert "dropped.png" in browser.find_element("id", "drop-28x28").text
 
 
 def test_the_wide_canvas_shows_sigmoid_bars_against_the_threshold(
@@ -209,7 +209,7 @@ def test_the_wide_canvas_shows_sigmoid_bars_against_the_threshold(
     # A 1 at the left and a 7 at the right of the 504x168 canvas.
     one = [[(90, 25), (90, 145)]]
     seven = [[(330, 30), (430, 30), (360, 145)]]
-    draw(browser, "multi-canvas", one + seven)
+    draw(browser, "canvas-28x84", one + seven)
     box = result(browser, "multilabel", asked=3)  # one question per stroke
     probabilities = bars(box)
     assert list(probabilities) == [str(d) for d in range(10)]
@@ -268,7 +268,7 @@ def test_with_api_keys_on_the_page_asks_for_one_and_then_works(
     browser: Any, keyed_server: RunningServer, screenshots: Path
 ) -> None:
     open_page(browser, keyed_server)
-    draw(browser, "digit-canvas", SEVEN)
+    draw(browser, "canvas-28x28", SEVEN)
     box = result(browser, "mnist-cnn", state="error")
     assert "needs an API key" in box.text
     assert "needed" in browser.find_element("id", "key-box").get_attribute("class")
@@ -287,8 +287,8 @@ def test_the_whole_page_in_use(
 ) -> None:
     """Every card answered at once, without an error: the screenshot in the README."""
     open_page(browser, shipped_server)
-    draw(browser, "digit-canvas", SEVEN)
-    draw(browser, "multi-canvas", [[(90, 25), (90, 145)], [(330, 30), (430, 30), (360, 145)]])
+    draw(browser, "canvas-28x28", SEVEN)
+    draw(browser, "canvas-28x84", [[(90, 25), (90, 145)], [(330, 30), (430, 30), (360, 145)]])
     labels = {
         model: result(browser, model, asked=asked).get_attribute("data-label")
         for model, asked in [("mnist", 1), ("mnist-cnn", 1), ("multilabel", 3)]

@@ -80,7 +80,7 @@ def test_unsafe_settings_are_refused_at_boot_in_one_line(
     )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.startswith("python -m service: error: ") and says in r.stderr
+    assert r.stderr.startswith("logitserve: error: ") and says in r.stderr
     assert "tiny-secret" not in r.stderr and "short-secret" not in r.stderr  # never echoed
     if says != "--providers":
         assert "at least 16 characters" in r.stderr
@@ -126,8 +126,7 @@ def test_an_out_of_range_option_is_named_in_one_line() -> None:
     )
     assert r.returncode == 2
     assert r.stderr == (
-        "python -m service: error: --port (LOGITSERVE_PORT): "
-        "Input should be less than or equal to 65535\n"
+        "logitserve: error: --port (LOGITSERVE_PORT): Input should be less than or equal to 65535\n"
     )
 
 
@@ -203,7 +202,39 @@ def test_a_grpc_port_in_use_stops_the_start_naming_it(repository: Path) -> None:
             timeout=120,
         )
     assert r.returncode != 0
-    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in r.stdout + r.stderr
+    # One line, for people: the port, why, and the option that chose it; no gRPC C++ log
+    # line or traceback before it.
+    errors = [line for line in r.stderr.splitlines() if not line.startswith('{"ts"')]
+    assert errors == [
+        f"logitserve: error: gRPC cannot listen on 127.0.0.1:{port}: address already in use; "
+        "choose another port with --grpc-port N (LOGITSERVE_GRPC_PORT), or --grpc-port 0 to "
+        "serve no gRPC"
+    ], r.stderr
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty"])
+def test_a_missing_or_empty_models_dir_is_said_at_start(tmp_path: Path, kind: str) -> None:
+    models = tmp_path / "models"
+    if kind == "empty":
+        models.mkdir()
+    with subprocess.Popen(
+        [sys.executable, "-m", "service", "--models-dir", str(models)]
+        + ["--port", "0", "--grpc-port", "0", "--providers", "CPUExecutionProvider"],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None
+        warnings = []
+        for line in process.stderr:
+            if '"level":"warning"' in line:
+                warnings.append(line)
+            if "Uvicorn running" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    said = "No such file or directory" if kind == "missing" else "the model repository is empty"
+    assert len(warnings) == 1 and "no models: " in warnings[0] and said in warnings[0], warnings
+    assert f"--models-dir {models}" in warnings[0]
 
 
 def test_a_server_with_workers_leaves_no_process_behind(repository: Path) -> None:

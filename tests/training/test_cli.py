@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,45 @@ def test_python_dash_m_training_help_lists_the_commands() -> None:
         [sys.executable, "-m", "training", "--help"], cwd=REPO, capture_output=True, text=True
     )
     assert run.returncode == 0
-    for command in ("train", "train-all", "evaluate", "list"):
+    for command in ("train", "train-all", "evaluate", "list", "publish"):
         assert command in run.stdout
+
+
+def test_help_imports_neither_torch_nor_the_pipeline() -> None:
+    """What made --help take 4.5 s: torch, scikit-learn and the tasks imported to print it."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from training.cli import app; "
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0; "
+        "print(sorted(m for m in ('torch', 'sklearn', 'training.tasks', 'training.pipeline') "
+        "if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_help_uses_the_terminals_width() -> None:
+    wide = subprocess.run(
+        [sys.executable, "-m", "training", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    assert max(len(line) for line in wide.stdout.splitlines()) > 120
+    # The description fits on one line of a wide terminal instead of wrapping at 80.
+    sentence = "Train the course's networks, export them to ONNX and publish them for the service."
+    assert any(sentence in line for line in wide.stdout.splitlines())
+
+
+def test_python_dash_m_training_publish_is_logitserve_publish() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "training", "publish", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0 and "usage: logitserve publish" in run.stdout
 
 
 def test_python_dash_m_training_unknown_model_exits_non_zero_naming_it(tmp_path: Path) -> None:

@@ -23,13 +23,29 @@ def training_without(module: str, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-@pytest.mark.parametrize("module", ["typer", "torch"])
-def test_help_without_the_train_extra_says_how_to_install_it(module: str) -> None:
-    run = training_without(module, "--help")
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("typer", ["--help"]),
+        ("torch", ["train", "coffee", "--dry-run"]),
+        ("torch", ["list"]),
+    ],
+)
+def test_a_command_without_the_train_extra_says_how_to_install_it(
+    module: str, args: list[str], tmp_path: Path
+) -> None:
+    run = training_without(module, *args)
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
     assert f"{module} is not installed" in run.stderr
     assert "make train" in run.stderr and ".[train]" in run.stderr
+
+
+def test_help_needs_no_torch() -> None:
+    """--help lists the commands from typer alone: the commands import torch when they run."""
+    run = training_without("torch", "--help")
+    assert run.returncode == 0, run.stderr
+    assert "train-all" in run.stdout and "publish" in run.stdout
 
 
 def test_a_missing_module_outside_the_extra_is_not_disguised() -> None:

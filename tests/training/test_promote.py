@@ -25,8 +25,28 @@ def test_train_with_promote_publishes_and_promotes_the_new_version(tmp_path: Pat
     result = CliRunner().invoke(app, [*args, "--promote"])
     assert result.exit_code == 0, result.output
     assert "tshirt: promote version 2" in result.output
+    assert "tshirt: version 2 serves (promoted by hand)" in result.output
     control = json.loads((models / "tshirt" / "control.json").read_text())
     assert control["promoted"] == 2 and control["serial"] == 1
+
+
+def test_train_says_which_version_serves_when_the_gate_holds_the_new_one_back(
+    tmp_path: Path,
+) -> None:
+    """A gate no version can pass after the first: the new version is a candidate, and
+    training says that version 1 still serves rather than letting "published" suggest 2."""
+    models = tmp_path / "models"
+    args = ["train", "coffee", "--dry-run", "--quiet", "--device", "cpu"]
+    args += ["--models-dir", str(models), "--checkpoint-dir", str(tmp_path / "ck")]
+    first = CliRunner().invoke(app, args)
+    assert "coffee: version 1 serves (the first version)" in first.output
+    (models / "coffee" / "serving.json").write_text(
+        json.dumps({"version_policy": {"all": {}}, "gate": {"metric": "no_such_metric"}})
+    )
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert "published coffee version 2" in second.output
+    assert "coffee: version 1 serves (the first version) (if every version loads)" in second.output
 
 
 def test_promote_keeps_the_rest_of_the_control_state(tmp_path: Path) -> None:

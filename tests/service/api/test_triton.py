@@ -112,7 +112,7 @@ def test_server_metadata_advertises_the_extensions(
     triton: httpclient.InferenceServerClient,
 ) -> None:
     extensions = set(triton.get_server_metadata()["extensions"])
-    assert {"classification", "binary_tensor_data", "model_repository"} <= extensions
+    assert {"classification", "binary_tensor_data"} <= extensions
     assert {"statistics", "model_configuration"} <= extensions
 
 

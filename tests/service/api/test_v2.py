@@ -33,7 +33,21 @@ def pixels_input(rows: int = 1, data: object = None, **over: object) -> dict[str
 def test_server_metadata_advertises_the_extensions(client: httpx.Client) -> None:
     body = client.get("/v2").json()
     assert body["name"] == "logitserve"
-    assert {"binary_tensor_data", "classification", "model_repository"} <= set(body["extensions"])
+    assert {"binary_tensor_data", "classification"} <= set(body["extensions"])
+
+
+def test_the_model_repository_is_advertised_only_where_a_control_token_makes_it_usable(
+    client: httpx.Client, repository: Path
+) -> None:
+    """Without a token every repository call answers 403: a client that believed /v2 would
+    find the extension unusable."""
+    assert "model_repository" not in client.get("/v2").json()["extensions"]
+    assert client.post("/v2/repository/index").status_code == 403
+    token = "a-control-token-0123456789"
+    with running(repository, reload_interval_s=0, control_token=token) as srv:
+        assert "model_repository" in httpx.get(srv.url + "/v2").json()["extensions"]
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(srv.url + "/v2/repository/index", headers=auth).status_code == 200
 
 
 def test_health_live_and_ready(client: httpx.Client) -> None:

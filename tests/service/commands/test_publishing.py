@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+import uploads
 from service.commands import publishing
 from tests.builders import (
     course_dense_model,
@@ -335,3 +337,203 @@ def test_publish_refuses_labels_too_large_for_every_answer(tmp_path: Path) -> No
     with pytest.raises(publishing.PublishError, match=r"^--labels: the labels take 450000 bytes"):
         publishing.publish(request, tmp_path / "models")
     assert not (tmp_path / "models" / "wide" / "1").exists()
+
+
+def png(pixels: np.ndarray) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def float_pixels_graph() -> onnx.ModelProto:
+    """A graph trained elsewhere on float pixels (8x8, scaling inside it)."""
+    rng = np.random.default_rng(8)
+    return dense_graph(
+        [rng.normal(0, 1, (64, 10))],
+        [rng.normal(0, 1, 10)],
+        input_type="FP32",
+        row_shape=(8, 8),
+        scale=1 / 255,
+    )
+
+
+def expected_logits(graph: onnx.ModelProto, pixels: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(graph.SerializeToString())
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: pixels.astype(np.float32)})[0]  # type: ignore[no-any-return]
+
+
+def test_a_float_input_image_graph_serves_on_every_v1_route(tmp_path: Path) -> None:
+    """Every v1 request to such a graph answered 500: the image routes fed it uint8."""
+    from tests.servers import running
+
+    graph = float_pixels_graph()
+    models = tmp_path / "models"
+    run = logitserve(
+        "publish", str(save(tmp_path, graph)), "--name", "floaty", "--task", "multiclass",
+        "--labels", DIGITS, "--image", "8x8", "--models-dir", str(models),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    digit = np.zeros((8, 8), np.uint8)
+    digit[1:7, 3:5] = 255
+    logits = expected_logits(graph, digit[None])[0]
+    best = str(int(np.argmax(logits)))
+    with running(models, reload_interval_s=0) as srv, httpx.Client(base_url=srv.url) as client:
+        for base in ("/v1/models/floaty", "/v1/models/floaty/versions/1"):
+            for instance in (digit.ravel().tolist(), digit.tolist()):
+                r = client.post(f"{base}/predict", json={"instances": [instance]})
+                assert r.status_code == 200, r.text
+                assert r.json()["predictions"][0]["label"] == best
+            r = client.post(f"{base}/predict/image", files={"files": ("d.png", png(digit))})
+            assert r.status_code == 200, r.text
+            probabilities = np.array(list(r.json()["predictions"][0]["probabilities"].values()))
+            # The upload as the image route brings it into the model's form (uploads/).
+            fitted = uploads.to_model_input(uploads.decode(png(digit), 10**6), 8, 8)
+            seen = expected_logits(graph, fitted.reshape(1, 8, 8))[0]
+            softmax = np.exp(seen - seen.max()) / np.exp(seen - seen.max()).sum()
+            assert np.allclose(probabilities, softmax, atol=1e-5)
+        tensor: dict[str, object] = {"name": "pixels", "shape": [1, 8, 8], "datatype": "FP32"}
+        tensor["data"] = digit.ravel().tolist()
+        r = client.post("/v2/models/floaty/infer", json={"inputs": [tensor]})
+        assert r.status_code == 200, r.text
+
+
+def test_eval_images_outside_0_255_are_warned_about(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((50, 8, 8)).astype(np.float32)  # scaled to 0-1, as many trainers do
+    run = logitserve(
+        "publish", str(save(tmp_path, float_pixels_graph())), "--name", "scaled",
+        "--task", "multiclass", "--labels", DIGITS, "--image", "8x8",
+        "--eval", str(held_out(tmp_path, x, rng.integers(0, 10, 50))),
+        "--models-dir", str(tmp_path / "models"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "logitserve publish: warning: held_out.npz: x ranges from 0" in run.stderr
+    assert "as if scaled to 0-1, but images arrive as pixels 0-255" in run.stderr
+    card = (tmp_path / "models" / "scaled" / "1" / "README.md").read_text()
+    assert "## Warnings" in card and "as if scaled to 0-1" in card
+
+
+def test_a_published_version_has_a_model_card_from_its_evaluation(tmp_path: Path) -> None:
+    from tests.servers import running
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (120, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 120)
+    models = tmp_path / "models"
+    run = logitserve(
+        "publish", str(save(tmp_path, random_mlp(2))), "--name", "carded", "--task",
+        "multiclass", "--labels", DIGITS, "--image", "28x28",
+        "--eval", str(held_out(tmp_path, x, y)), "--models-dir", str(models),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    version = models / "carded" / "1"
+    manifest = json.loads((version / "manifest.json").read_text())
+    card = (version / "README.md").read_bytes()
+    import hashlib
+
+    [entry] = manifest["report_files"]
+    assert entry == {
+        "file": "README.md",
+        "sha256": hashlib.sha256(card).hexdigest(),
+        "title": "model card",
+    }
+    text = card.decode()
+    assert text.startswith("# `carded`: model card")
+    assert f"| accuracy | {manifest['metrics']['accuracy']:.4f} |" in text
+    assert "On `held_out.npz`, 120 held-out rows" in text
+    with running(models, reload_interval_s=0) as srv:
+        detail = httpx.get(srv.url + "/v1/models/carded").json()
+        [link] = detail["versions"][0]["report"]
+        served = httpx.get(srv.url + link["url"])
+        assert served.status_code == 200 and served.content == card
+
+
+def test_a_graph_published_without_eval_says_so_in_its_card(tmp_path: Path) -> None:
+    run = logitserve(
+        "publish", str(save(tmp_path, course_dense_model())), "--name", "plain", "--task",
+        "multilabel", "--labels", "a,b,c", "--features", "x1,x2",
+        "--models-dir", str(tmp_path / "models"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    card = (tmp_path / "models" / "plain" / "1" / "README.md").read_text()
+    assert "None: published without held-out data (`--eval`)" in card
+    assert "features in natural units: x1, x2" in card
+
+
+def classifier(classes: int) -> tuple[object, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(classes)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.digitize(x[:, 0] + 0.5 * x[:, 1], np.linspace(-1, 1, classes + 1)[1:-1])
+    return LogisticRegression().fit(x, y), x
+
+
+def test_skl2onnx_default_export_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from skl2onnx import to_onnx
+
+    model, x = classifier(3)
+    path = save(tmp_path, to_onnx(model, x[:1]))
+    run = logitserve(
+        "publish", str(path), "--name", "iris", "--task", "multiclass", "--labels", "a,b,c",
+        "--features", "f1,f2,f3,f4", "--models-dir", str(tmp_path / "models"),
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "the graph has 2 outputs ['output_label', 'output_probability']" in run.stderr
+    assert "--output NAME" in run.stderr and "'zipmap': False, 'raw_scores': True" in run.stderr
+    wrong = logitserve(
+        "publish", str(path), "--name", "iris", "--task", "multiclass", "--labels", "a,b,c",
+        "--features", "f1,f2,f3,f4", "--output", "output_probability",
+        "--models-dir", str(tmp_path / "models"),
+    )  # fmt: skip
+    assert wrong.returncode == 1 and "is seq(map(int64,tensor(float)))" in wrong.stderr
+
+
+def test_torch_dynamo_export_is_refused_with_the_fix_and_the_fixed_export_serves(
+    tmp_path: Path,
+) -> None:
+    """torch.onnx.export(dynamo=True) keeps even a tiny model's weights in model.onnx.data."""
+    import torch
+
+    from tests.servers import running
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    sample = torch.zeros(2, 8, 8)
+    default = tmp_path / "default" / "model.onnx"
+    default.parent.mkdir()
+    # torch 2.13's exporter warns about its own pytree code (training/export.py says so too).
+    warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)`", FutureWarning)
+    torch.onnx.export(net, (sample,), str(default), dynamo=True, verbose=False)
+    assert (default.parent / "model.onnx.data").exists()
+    options = ["--name", "torchy", "--task", "multiclass", "--labels", DIGITS, "--image", "8x8"]
+    models = ["--models-dir", str(tmp_path / "models")]
+    run = logitserve("publish", str(default), *options, *models)
+    assert run.returncode == 1
+    assert "external data files" in run.stderr and "external_data=False" in run.stderr
+    fixed = tmp_path / "fixed.onnx"  # the README's recipe
+    torch.onnx.export(
+        net, (sample,), str(fixed), dynamo=True, external_data=False, verbose=False,
+        input_names=["pixels"], output_names=["logits"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+    )  # fmt: skip
+    run = logitserve("publish", str(fixed), *options, *models)
+    assert run.returncode == 0, run.stderr
+    digit = np.zeros((8, 8), np.uint8)
+    digit[2:6, 2:6] = 200
+    fitted = uploads.to_model_input(uploads.decode(png(digit), 10**6), 8, 8)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(fitted.reshape(1, 8, 8).astype(np.float32))).numpy()[0]
+    with running(tmp_path / "models", reload_interval_s=0) as srv:
+        r = httpx.post(
+            srv.url + "/v1/models/torchy/predict/image", files={"files": ("d.png", png(digit))}
+        )
+        assert r.status_code == 200, r.text
+    assert r.json()["predictions"][0]["label"] == str(int(np.argmax(expected)))
