@@ -80,9 +80,15 @@ def model_card(task: Task, manifest: dict[str, Any], model: nn.Module, figures: 
         "",
         "## Held-out figures",
         "",
-        "The goals are issue 13's, set for the median of three training seeds; this version is "
-        "one seed (docs/training.md lists all three).",
-        "",
+        *(
+            [
+                "The goals are issue 13's, set for the median of three training seeds; this "
+                "version is one seed (docs/training.md lists all three).",
+                "",
+            ]
+            if goals
+            else []
+        ),
         "| metric | test | validation | goal |",
         "|---|---|---|---|",
         *[
@@ -137,8 +143,13 @@ def model_card(task: Task, manifest: dict[str, Any], model: nn.Module, figures: 
         "",
         "```sh",
         f"python -m training train {task.name} --seed {training['seed']}"
-        + ("" if dataset["name"] != "mnist-idx" else " --data-dir DIR"),
-        f"python -m training evaluate {task.name} --version N   # this version's figures, again",
+        + ("" if dataset["name"] != "mnist-idx" else " --data-dir DIR")
+        + (f" {task.data_options}" if task.data_options else ""),
+        *(
+            []
+            if task.data_options
+            else [f"python -m training evaluate {task.name} --version N   # its figures, again"]
+        ),
         "```",
         "",
         "Same seed, threads and machine give the same weights; library versions are in "

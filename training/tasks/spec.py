@@ -91,6 +91,11 @@ class Task:
     # What the model card says it is for, and where it is known to fail.
     intended_use: str = ""
     limits: tuple[str, ...] = ()
+    # The command-line options that name its data (`--images DIR`), for the model card.
+    data_options: str = ""
+    # A model of the user's own data: its first version also writes the model's serving.json
+    # with the promotion gate on its primary metric (the course's models ship with theirs).
+    gate_on_first_publish: bool = False
 
     @property
     def output_size(self) -> int:
