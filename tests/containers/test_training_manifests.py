@@ -135,7 +135,9 @@ def test_the_job_reads_data_read_only_and_publishes_into_the_services_claim() ->
     assert resources()["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]
     assert "emptyDir" in mounts[env["CHECKPOINT_DIR"]]["volume"]
     assert "emptyDir" in mounts[env["HOME"]]["volume"]  # caches under a read-only root
-    assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"]
+    security = pod["securityContext"]
+    assert security["runAsUser"] == 10001 and security["runAsNonRoot"]
+    assert security["fsGroup"] == 10001  # the claims writable by the image's user
     assert container["securityContext"]["readOnlyRootFilesystem"]
 
 
