@@ -30,7 +30,7 @@ class ServingNow:
     version: int  # the one just published
     serving: int | None  # the version answering requests without one, now
     before: int | None  # ... and before it was published
-    role: str  # "serves", "candidate", "passed the gate", "not loaded"
+    role: str  # "serves", "candidate", "loaded" (not the default), "not loaded"
     why: str
     metric: str | None
     values: dict[int, float | None]
@@ -49,8 +49,8 @@ class ServingNow:
         )
         if self.role == "candidate":
             return f"{new} is a candidate; {kept}"
-        if self.role == "passed the gate":
-            return f"{new} passed the gate, but {kept}: {self.why}"
+        if self.role == "loaded":
+            return f"{new} is loaded, but {kept}: {self.why}"
         return f"{new} is {self.why}; {kept}"
 
     def _figure(self, version: int, named: bool = False) -> str:
@@ -99,7 +99,7 @@ def _role(version: int, plan: routing.Plan, route: routing.Route) -> tuple[str, 
         return "not loaded", plan.outside.get(version, "not loaded")
     if plan.roles.get(version) == "candidate":
         return "candidate", plan.reasons.get(version, "")
-    return "passed the gate", route.why
+    return "loaded", route.why
 
 
 def _manifest(folder: Path) -> Manifest | None:
