@@ -161,6 +161,9 @@ def test_a_csv_trains_a_multiclass_model_whose_features_are_its_columns(
     assert found["metrics"]["accuracy"] >= 0.7, found["metrics"]  # 15 test rows
     assert "mistakes.png" in {entry["file"] for entry in found["report_files"]}
     print(f"\niris: test {found['metrics']}, validation {found['validation_metrics']}")
+    evaluated = CliRunner().invoke(app, ["evaluate", "iris", "--models-dir", str(models_dir)])
+    assert evaluated.exit_code == 2
+    assert "evaluate measures the course's models" in evaluated.stderr
 
 
 def test_a_csv_with_positive_trains_a_binary_model(tmp_path: Path, models_dir: Path) -> None:
