@@ -59,7 +59,9 @@ class Goals:
     """What a shipped version should reach on the test split; the report and card show them.
 
     ``metrics``: floors of held-out metrics; ``per_condition``: the robustness suite's accuracy
-    floor for each condition; ``ece``: the calibrated expected calibration error's ceiling.
+    floor for each condition of the kinds the augmentation trains on
+    (``robustness.TRAINED_KINDS``; the others, never trained on, are reported without a goal);
+    ``ece``: the calibrated expected calibration error's ceiling.
     """
 
     metrics: dict[str, float]
