@@ -50,7 +50,7 @@ def test_the_jobs_command_on_two_nodes_rendezvous_trains_and_publishes_one_versi
         "MODELS_DIR": str(models),
         "CHECKPOINT_DIR": str(tmp_path / "ck"),
         "RDZV_ENDPOINT": f"127.0.0.1:{free_port()}",
-        "TRAIN_OPTIONS": "--net mlp --epochs 3 --quiet --device cpu",
+        "TRAIN_OPTIONS": "--net mlp --epochs 40 --quiet --device cpu",
         "HOME": str(tmp_path),
         "OMP_NUM_THREADS": "1",
     }
@@ -84,5 +84,7 @@ def test_the_jobs_command_on_two_nodes_rendezvous_trains_and_publishes_one_versi
     assert "published" not in out1  # the other node trained its share and published nothing
     assert sorted(p.name for p in (models / "digits").iterdir()) == ["1", "serving.json"]
     manifest = json.loads((models / "digits" / "1" / "manifest.json").read_text())
-    assert manifest["training"]["world_size"] == 2 and manifest["training"]["epochs_run"] == 3
+    assert manifest["training"]["world_size"] == 2 and manifest["training"]["epochs_run"] <= 40
+    # Both nodes' shares went into the weights: three classes of real digits, well above chance.
+    assert manifest["validation_metrics"]["accuracy"] >= 0.6, manifest["validation_metrics"]
     print(f"\ntwo nodes: {took:.0f} s, test {manifest['metrics']}")
