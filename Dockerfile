@@ -98,7 +98,8 @@ RUN pip install --no-deps --no-build-isolation /tmp/src && rm -rf /tmp/src
 # The CLI's defaults are relative (models/, checkpoints/): from this working directory they are
 # the two mount points. Both are world-writable with the sticky bit, like /tmp, so a run as the
 # host user's uid (to own what it publishes into a bind mount) works without a matching account.
-RUN mkdir -p /models /checkpoints /workspace \
+# /data is where your training data is mounted (`train NAME --images /data/DIR`), read-only.
+RUN mkdir -p /models /checkpoints /workspace /data \
  && chmod 1777 /models /checkpoints \
  && ln -s /models /workspace/models \
  && ln -s /checkpoints /workspace/checkpoints

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: serve test browser train train-all torchrun lint audit bench bench-peers grpc-code clean
+.PHONY: serve test browser train train-all outside-digits torchrun lint audit bench bench-peers grpc-code clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ train: $(VENV)/.train-installed
 
 train-all: $(VENV)/.train-installed
 	$(BIN)/python -m training train-all --models-dir $(MODELS_DIR)
+
+# The digit models on digits nobody here wrote (scikit-learn's UCI set), read as uploads.
+outside-digits: $(VENV)/.train-installed
+	$(BIN)/python -m bench.outside_digits --models-dir $(MODELS_DIR)
 
 # Data-parallel training on this machine: `make torchrun NPROC=2 ARGS="train mnist"`.
 NPROC ?= 2

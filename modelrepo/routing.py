@@ -10,22 +10,16 @@ the config names a default. Without a gate every version takes over: the highest
 
 Part of the contract because both halves must decide alike: the service routes its requests
 by it (service/serving/reconcile.py), training says which version serves after it publishes
-(`expected`).
+(training/serving_now.py).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from pydantic import ValidationError
-
-from modelrepo import control_state, serving_config
 from modelrepo.control_state import ControlState
 from modelrepo.manifest import Manifest
-from modelrepo.names import CONTROL_FILE, MANIFEST_FILE, SERVING_FILE, is_version
 from modelrepo.serving_config import Gate, ServingConfig
 
 
@@ -157,27 +151,3 @@ def route(
     if canary is None or canary.version not in ready or canary.version == default:
         return Route(default, why)
     return Route(default, why, canary.version, canary.weight / 100)
-
-
-def expected(model_folder: Path) -> Route:
-    """The route a server will take for the model in `model_folder`, read from its files as
-    they are now, if every version with a valid manifest loads (a server may still refuse a
-    version: `logitserve list` loads them as a server does). ValueError: serving.json or
-    control.json is invalid (a server then keeps its previous routing)."""
-    numbers = [int(p.name) for p in model_folder.iterdir() if p.is_dir() and is_version(p.name)]
-    manifests: dict[int, Manifest | None] = {}
-    for number in numbers:
-        try:
-            manifests[number] = Manifest.model_validate(
-                json.loads((model_folder / str(number) / MANIFEST_FILE).read_bytes())
-            )
-        except (OSError, ValueError, ValidationError):
-            manifests[number] = None
-    config_path, control_path = model_folder / SERVING_FILE, model_folder / CONTROL_FILE
-    config = serving_config.parse(config_path.read_bytes()) if config_path.is_file() else None
-    control = (
-        control_state.parse(control_path.read_bytes()) if control_path.is_file() else ControlState()
-    )
-    loadable = {n for n, m in manifests.items() if m is not None}
-    decided = plan(numbers, manifests, config, control)
-    return route(loadable & decided.load, decided, config, control)

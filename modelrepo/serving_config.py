@@ -16,6 +16,10 @@ change is kept apart, in control.json (control_state.py).
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelrepo import documents
@@ -86,3 +90,27 @@ class ServingConfig(_Strict):
 def parse(raw: bytes) -> ServingConfig:
     """The config in raw, or ValueError naming the problem."""
     return documents.parse(ServingConfig, raw, SERVING_FILE)
+
+
+def create(model_folder: Path, config: ServingConfig) -> bool:
+    """Write `config` as the model's serving.json if it has none; False if it already had one.
+
+    For a model's first version (training writes its gate so): the file is people's from then
+    on, never replaced. Written whole into a temporary file and linked into place, which fails
+    if the file exists, so a reader never sees half of it and a person's file always wins.
+    """
+    data = (config.model_dump_json(indent=2, exclude_defaults=True) + "\n").encode()
+    fd, tmp = tempfile.mkstemp(prefix=".serving-", suffix=".tmp", dir=model_folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, model_folder / SERVING_FILE)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)

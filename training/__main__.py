@@ -5,7 +5,16 @@ import sys
 
 # What the `train` extra brings (pyproject.toml; scikit-learn imports as sklearn); `make serve`
 # installs none of it.
-TRAIN_EXTRA = {"typer", "torch", "onnxscript", "mlxtend", "sklearn", "tqdm", "matplotlib"}
+TRAIN_EXTRA = {
+    "typer",
+    "torch",
+    "onnxscript",
+    "mlxtend",
+    "sklearn",
+    "tqdm",
+    "matplotlib",
+    "pandas",
+}
 INSTALL_HINT = (
     "the training commands need the train extra: run `make train` (torch, then "
     "pip install -e '.[train]' into .venv)"

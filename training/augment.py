@@ -3,11 +3,12 @@
 - ``random_affine``: each image gets its own small rotation, zoom and shift, drawn from a
   seeded generator, applied with ``F.affine_grid`` + ``F.grid_sample`` and rounded back to
   uint8, so the network trains on exactly the kind of input the exported graph receives.
-- ``upload_renders``: each training digit rendered a few times under the robustness suite's
-  conditions (``training.robustness``), each through the service's own upload preprocessing;
-  made once per run, then every epoch swaps a share of the rows for one of their renders.
-  The renders come from the train split and their own seeds: the suite's test renders are
-  never seen.
+- ``upload_renders``: each training digit rendered a few times, under the kinds of the
+  robustness suite's conditions it trains on (``robustness.TRAINED_KINDS``) and the scan-like
+  family of ``training.scans``, each through the service's own upload preprocessing; made once
+  per run, then every epoch swaps a share of the rows for one of their renders. The renders
+  come from the train split and their own seeds: the suite's renders are never seen, and three
+  of its conditions (block_scan, thick_pen, stretched) are never rendered at all.
 - ``Canvases``: the multi-label model gets freshly composed canvases every epoch, from its
   train split's digits, each jittered, instead of the same canvases again.
 
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from training import robustness
+from training import robustness, scans
 from training.config import TrainConfig
 from training.data.mnist import load_mnist
 from training.data.multilabel import compose
@@ -100,6 +101,13 @@ def _smooth(field: Tensor) -> Tensor:
 
 _renders_cache: dict[tuple[str, int, int], np.ndarray] = {}
 
+# What the renders are drawn from: the suite's kinds it trains on (its own seeds) and the
+# scan-like family of training.scans; never the suite's block_scan, thick_pen or stretched.
+TRAINING_RENDERERS: dict[str, robustness.Renderer] = {
+    **{name: robustness.CONDITIONS[name] for name in robustness.TRAINED_KINDS},
+    **scans.RENDERERS,
+}
+
 
 def upload_renders(digits: np.ndarray, per_image: int, seed: int) -> np.ndarray:
     """uint8 (n, per_image, 28, 28): renders of ``digits[:MAX_RENDERED_ROWS]``, conditions drawn
@@ -110,12 +118,12 @@ def upload_renders(digits: np.ndarray, per_image: int, seed: int) -> np.ndarray:
     digits = digits[:MAX_RENDERED_ROWS]
     key = (hashlib.sha256(np.ascontiguousarray(digits).tobytes()).hexdigest(), per_image, seed)
     if key not in _renders_cache:
-        names = list(robustness.CONDITIONS)
+        renderers = list(TRAINING_RENDERERS.values())
         out = np.empty((len(digits), per_image, 28, 28), dtype=np.uint8)
         for i, digit in enumerate(digits):
             for k in range(per_image):
                 rng = np.random.default_rng([seed, i, k])
-                render = robustness.CONDITIONS[names[int(rng.integers(len(names)))]]
+                render = renderers[int(rng.integers(len(renderers)))]
                 out[i, k] = robustness.as_uploaded(render(digit, rng))
         _renders_cache.clear()
         _renders_cache[key] = out

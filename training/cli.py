@@ -1,8 +1,11 @@
 """``python -m training``: train, train-all, evaluate, list, publish. Parsing and printing only.
 
-Every ``TrainingError`` (and the contract's ``PublishError``) becomes ``error: <message>`` on
-stderr and exit status 1. What a command needs (torch, the tasks, the pipeline) is imported
-when it runs: ``--help`` answers in a fraction of a second.
+Every ``TrainingError`` (and the contract's ``PublishError``) becomes one line,
+``error: <message>``, on stderr, and exit status 1 when the run failed, 2 when what was given
+cannot be used (``UsageError``: bad data, an unknown model), as typer's bad options are 2.
+Status lines (what the run is doing, around the progress bar) go to stderr; what was published
+and what serves now, to stdout. What a command needs (torch, the tasks, the pipeline) is
+imported when it runs: ``--help`` answers in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -12,18 +15,41 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from training.errors import REPORTED
+from training.cli_options import (
+    BatchSize,
+    CheckpointDir,
+    DataDir,
+    Device,
+    DeviceOpt,
+    DryRun,
+    Epochs,
+    Images,
+    LabelsCsv,
+    Lr,
+    Model,
+    ModelsDir,
+    Net,
+    NetOpt,
+    Positive,
+    Promote,
+    Quiet,
+    Resume,
+    Seed,
+    Table,
+    Target,
+)
+from training.errors import REPORTED, exit_code
 
 if TYPE_CHECKING:
     from training.distributed import DistContext
     from training.evaluation import EvaluationReport
     from training.pipeline import TrainReport
+    from training.tasks.own import Source
 
 app = typer.Typer(
     help="Train the course's networks, export them to ONNX and publish them for the service.",
@@ -31,37 +57,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-class Device(StrEnum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-ModelsDir = Annotated[Path, typer.Option(help="The model repository to publish into.")]
-Epochs = Annotated[int | None, typer.Option(min=1, help="Override the model's epochs.")]
-BatchSize = Annotated[int | None, typer.Option(min=1, help="Override the (global) batch size.")]
-Lr = Annotated[float | None, typer.Option(min=0.0, help="Override the learning rate.")]
-Seed = Annotated[int, typer.Option(help="Training seed (the data splits have their own).")]
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="Folder with MNIST's IDX files (or torchvision's MNIST/raw layout)."),
-]
-DeviceOpt = Annotated[Device, typer.Option(help="auto: CUDA when available, else CPU.")]
-DryRun = Annotated[
-    bool, typer.Option(help="One batch end to end: train a step, export, check, publish.")
-]
-Resume = Annotated[bool, typer.Option(help="Continue from the last checkpoint, if any.")]
-CheckpointDir = Annotated[Path, typer.Option(help="Checkpoints go to DIR/<model>/last.pt.")]
-Quiet = Annotated[bool, typer.Option(help="No progress bar.")]
-Model = Annotated[str, typer.Argument(help="A model training knows (`list` names them).")]
-Promote = Annotated[
-    bool,
-    typer.Option(
-        help="Promote the new version: it serves, whatever the model's promotion gate says."
-    ),
-]
 
 
 def train_all(
@@ -78,23 +73,54 @@ def train_all(
     quiet: Quiet = False,
     promote: Promote = False,
 ) -> None:
-    """Train and publish every model (--data-dir applies to the MNIST-based ones)."""
+    """Train and publish every course model (--data-dir applies to the MNIST-based ones)."""
     options = locals()
     from training.tasks import TASKS
 
-    _train(list(TASKS), every_model=True, **options)
+    _train(list(TASKS), every_model=True, source=None, **options)
 
 
-def train(model: str, **options: Any) -> None:
-    """Train one model and publish it as the next version."""
-    _train([model], every_model=False, **options)
+def train(
+    model: str,
+    images: Path | None = None,
+    labels_csv: Path | None = None,
+    net: Net | None = None,
+    table: Path | None = None,
+    target: str | None = None,
+    positive: str | None = None,
+    **options: Any,
+) -> None:
+    """Train one model and publish it as the next version: a course model by its name, or a
+    model of your own images (--images DIR) or table (--table FILE --target COLUMN)."""
+    from training.tasks.own import source_from_options
+
+    with _errors_to_exit():
+        source = source_from_options(
+            images, labels_csv, net.value if net else None, table, target, positive
+        )
+    _train([model], every_model=False, source=source, **options)
 
 
-# `train` takes train-all's options, declared once above, after its MODEL argument.
+# `train` takes train-all's options, declared once above, after its MODEL argument and the
+# options that name your own data.
 _options = inspect.signature(train_all, eval_str=True)
+_own_data = {
+    "images": Images,
+    "labels_csv": LabelsCsv,
+    "net": NetOpt,
+    "table": Table,
+    "target": Target,
+    "positive": Positive,
+}
 train.__signature__ = _options.replace(  # type: ignore[attr-defined]
     parameters=[
         inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Model),
+        *[
+            inspect.Parameter(
+                name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation
+            )
+            for name, annotation in _own_data.items()
+        ],
         *_options.parameters.values(),
     ]
 )
@@ -106,6 +132,7 @@ def _train(
     models: list[str],
     *,
     every_model: bool,
+    source: Source | None,
     epochs: int | None,
     batch_size: int | None,
     lr: float | None,
@@ -121,13 +148,13 @@ def _train(
 ) -> None:
     from training.config import RunOptions
     from training.distributed import distributed_context
-    from training.pipeline import train_and_publish
-    from training.promote import promote as promote_version
-    from training.tasks import get_task
+    from training.pipeline import silent, train_and_publish
+    from training.tasks import task_for
 
     with _errors_to_exit(), distributed_context(device.value) as ctx:
-        tasks = [get_task(name) for name in models]
-        for task in tasks:
+        say = _status if ctx.is_main and not quiet else silent
+        for name in models:
+            task, data = task_for(name, source, data_dir, say, progress=not quiet and ctx.is_main)
             options = RunOptions(
                 seed=seed,
                 device=device.value,
@@ -138,17 +165,12 @@ def _train(
                 resume=resume,
                 dry_run=dry_run,
                 progress=not quiet,
+                promote=promote,
             )
             report = train_and_publish(
-                task, options, ctx, epochs=epochs, batch_size=batch_size, lr=lr
+                task, options, ctx, say, data, epochs=epochs, batch_size=batch_size, lr=lr
             )
             _print_report(ctx, report)
-            if ctx.is_main and report is not None:
-                published = report.published
-                if promote:
-                    said = promote_version(models_dir, published.name, published.version)
-                    typer.echo(f"{published.name}: {said}")
-                typer.echo(_serving(models_dir, published.name))
 
 
 @app.command()
@@ -170,7 +192,7 @@ def evaluate(
 @app.command("list")
 def list_command(models_dir: ModelsDir = Path("models")) -> None:
     """The models training knows, with their published versions."""
-    from training.pipeline import list_models
+    from training.pipeline import list_models, other_models
 
     with _errors_to_exit():
         for task, versions in list_models(models_dir):
@@ -178,6 +200,9 @@ def list_command(models_dir: ModelsDir = Path("models")) -> None:
             typer.echo(
                 f"{task.name:<11} {task.kind.name:<11} versions: {published:<10} {task.description}"
             )
+        for name, versions in other_models(models_dir):
+            published = ", ".join(map(str, versions))
+            typer.echo(f"{name:<11} {'':<11} versions: {published:<10} (not one of the course's)")
 
 
 @app.command(
@@ -196,24 +221,17 @@ def hand_over_to_publish(args: list[str]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "service", "publish", *args])
 
 
-def _serving(models_dir: Path, name: str) -> str:
-    """Which version serves now, as a server decides it (the promotion gate may hold a new
-    version back), if every published version loads."""
-    from modelrepo.routing import expected
-
-    try:
-        return f"{name}: {expected(models_dir / name).describe()} (if every version loads)"
-    except (OSError, ValueError) as error:
-        return f"{name}: which version serves is unknown: {error}"
-
-
 @contextmanager
 def _errors_to_exit() -> Iterator[None]:
     try:
         yield
     except REPORTED as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from error
+        raise typer.Exit(code=exit_code(error)) from error
+
+
+def _status(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def _print_report(ctx: DistContext, report: TrainReport | None) -> None:
@@ -236,6 +254,9 @@ def _print_report(ctx: DistContext, report: TrainReport | None) -> None:
             "  robustness (test accuracy): "
             + ", ".join(f"{k} {v:.3f}" for k, v in robustness["accuracy"].items())
         )
+    if report.promoted is not None:
+        typer.echo(f"{published.name}: {report.promoted}")
+    typer.echo(report.serving.line())
 
 
 def _print_evaluation(report: EvaluationReport) -> None:

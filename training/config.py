@@ -32,6 +32,9 @@ class TrainConfig:
     schedule: Schedule = "constant"
     # Early stopping watches the validation loss; the best epoch's weights are restored.
     patience: int = 5
+    # ... and stops no earlier than this epoch: on a few hundred images an epoch is a few
+    # steps, and batch norm's running statistics (what validation runs with) need dozens.
+    min_epochs: int = 0
     augment: Augment = "none"
     # The jitter's largest rotation (degrees), zoom (factor), shift and elastic displacement
     # (pixels; Simard et al.'s distortion, 0: none), drawn anew for every image every epoch.
@@ -78,5 +81,7 @@ class RunOptions:
     resume: bool = False
     # One small batch end to end (train a step, export, parity, publish), for tests and CI.
     dry_run: bool = False
-    # Print the per-epoch progress bar (rank 0 only).
+    # Print the per-epoch progress bar and the status lines (rank 0 only).
     progress: bool = True
+    # Promote the new version by hand: it serves, whatever the promotion gate says.
+    promote: bool = False

@@ -21,10 +21,10 @@ from modelrepo.names import MANIFEST_FILE, MODEL_FILE
 from modelrepo.publish import published_versions, sha256_file
 from training import robustness
 from training.data.splits import Split
-from training.errors import PublishError
+from training.errors import PublishError, UsageError
 from training.export import onnx_logits
 from training.metrics import Metrics, expected_calibration_error
-from training.tasks import get_task, load_task_data
+from training.tasks import TASKS, get_task, load_task_data
 from training.tasks.spec import Task
 
 Logits = Callable[[np.ndarray], np.ndarray]
@@ -97,6 +97,12 @@ def evaluate_published(
     name: str, models_dir: Path, version: int | None = None, data_dir: Path | None = None
 ) -> EvaluationReport:
     """Test-split figures and the robustness suite of a published version, by ONNX Runtime."""
+    if name not in TASKS and published_versions(models_dir, name):
+        raise UsageError(
+            f"evaluate measures the course's models on their own data; {name!r} is not one of "
+            f"them: its test figures are in {models_dir / name}/<version>/manifest.json and "
+            "README.md"
+        )
     task = get_task(name)
     versions = published_versions(models_dir, name)
     if not versions:

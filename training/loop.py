@@ -123,6 +123,9 @@ class _Run:
             "seed": seed,
             "rows": len(self.x),
         }
+        if "sha256" in data.info:
+            # Your own data: a folder edited since the checkpoint, same size or not, is new data.
+            self.identity["data_sha256"] = data.info["sha256"]
         self.train_model: nn.Module = model
         if ctx.distributed:
             self.train_model = DistributedDataParallel(
@@ -212,7 +215,7 @@ def fit(
             history.val_loss.append(val_loss)
             history.val_metric.append(float(metrics[history.metric] or 0.0))
             best.update(val_loss, epoch, model)
-            stopped = best.bad_epochs >= config.patience
+            stopped = best.bad_epochs >= config.patience and epoch >= config.min_epochs
             history.train_seconds.append(train_seconds)
             history.epoch_seconds.append(time.perf_counter() - epoch_started)
             if checkpoint_file is not None:

@@ -6,18 +6,25 @@ the last layer, exports the weights into a staging folder, checks the graph, com
 Runtime with PyTorch, measures the exported graph on the test split and the robustness suite,
 writes the report and renames the folder into the next version. Any failure on that path
 leaves the repository untouched. The test split is read only after the weights are final.
+
+Then, still on rank 0: a model of the user's own data gets its serving.json gate with its first
+version, ``--promote`` records the promotion, and the run says what serves now, decided as the
+service decides it (``training.serving_now``). Each step is announced through ``status`` (the
+CLI prints those lines around the progress bar).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from modelrepo.names import MODEL_FILE
+from modelrepo import serving_config
+from modelrepo.names import MODEL_FILE, is_model_name
 from modelrepo.publish import (
     Published,
     commit,
@@ -37,12 +44,23 @@ from training.export import Parity, export_onnx, onnx_logits, parity_gate
 from training.loop import TrainResult, fit, predict_logits
 from training.manifest import build_manifest
 from training.metrics import Metrics, expected_calibration_error
+from training.promote import promote
 from training.report.build import ReportInputs, write_report
+from training.serving_now import ServingNow, serving_now
 from training.tasks import TASKS, load_task_data
 from training.tasks.spec import Task
 
 # A dry run trains on one batch and validates, tests (and checks parity) on this many rows.
 DRY_RUN_HELD_OUT_ROWS = 64
+# The gate a model of the user's own data gets with its first version: a retrain takes over
+# unless its primary test metric is worse by more than this (about noise, on a few hundred rows).
+DEFAULT_GATE_TOLERANCE = 0.005
+
+Status = Callable[[str], None]
+
+
+def silent(_: str) -> None:
+    """A status that says nothing."""
 
 
 @dataclass(frozen=True)
@@ -53,17 +71,30 @@ class TrainReport:
     parity: Parity
     result: TrainResult
     manifest: dict[str, Any]
+    serving: ServingNow  # what serves once it is published (and promoted, if asked)
+    promoted: str | None = None  # the promotion in words, with --promote
 
 
 def train_and_publish(
-    task: Task, options: RunOptions, ctx: DistContext, **overrides: Any
+    task: Task,
+    options: RunOptions,
+    ctx: DistContext,
+    status: Status = silent,
+    data: Dataset | None = None,
+    **overrides: Any,
 ) -> TrainReport | None:
-    """Train ``task`` and publish it; the report on rank 0, ``None`` on the other ranks."""
+    """Train ``task`` and publish it; the report on rank 0, ``None`` on the other ranks.
+
+    ``data``: the task's data when it is already read (your own data), else the task loads it.
+    """
+    say = status if ctx.is_main and options.progress else silent
     set_thread_count(ctx, task.max_threads)
     config = task.config.with_overrides(**overrides)
     if options.dry_run:
         config = dataclasses.replace(config, epochs=1)
-    data = load_task_data(task, options.data_dir)
+    if data is None:
+        say(f"{task.name}: reading the data")
+        data = load_task_data(task, options.data_dir)
     if options.dry_run:
         held_out = DRY_RUN_HELD_OUT_ROWS
         data = Dataset(
@@ -76,8 +107,18 @@ def train_and_publish(
     if not rank0_decides(ctx, writable_error is None):
         raise writable_error or RepositoryError(f"rank 0 cannot write to {options.models_dir}")
 
+    say(
+        f"{task.name}: split into {len(data.train):,} train, {len(data.validation):,} "
+        f"validation and {len(data.test):,} test rows ({data.info.get('split', 'fixed')}; "
+        f"split seed {data.info.get('split_seed')})"
+    )
     torch.manual_seed(options.seed)
     model = task.build_model(data)
+    say(
+        f"{task.name}: training on {ctx.device.type} ({ctx.world_size} process"
+        f"{'es' if ctx.world_size > 1 else ''}), at most {config.epochs} epochs, keeping the "
+        f"epoch of the lowest validation loss"
+    )
     result = fit(
         model,
         task,
@@ -108,8 +149,12 @@ def train_and_publish(
             "resumed_from_epoch": result.resumed_from_epoch,
             "early_stopping": {"monitor": "val_loss", "restore_best": True},
         }
+        say(
+            f"{task.name}: trained {result.epochs_run} epochs in {result.duration_s:.1f} s; "
+            f"kept epoch {result.best_epoch}"
+        )
         try:
-            report = _publish(task, model, data, config, result, training_block, options)
+            report = _publish(task, model, data, config, result, training_block, options, say)
         except REPORTED as caught:
             error = caught
     # Every rank waits here for rank 0's export and publish, and learns how it went.
@@ -123,6 +168,20 @@ def list_models(models_dir: Path) -> list[tuple[Task, list[int]]]:
     return [(task, published_versions(models_dir, task.name)) for task in TASKS.values()]
 
 
+def other_models(models_dir: Path) -> list[tuple[str, list[int]]]:
+    """The other models in ``models_dir`` (your own data's, graphs published from elsewhere),
+    with their versions."""
+    if not models_dir.is_dir():
+        return []
+    names = sorted(
+        entry.name
+        for entry in models_dir.iterdir()
+        if entry.is_dir() and is_model_name(entry.name) and entry.name not in TASKS
+    )
+    found = [(name, published_versions(models_dir, name)) for name in names]
+    return [(name, versions) for name, versions in found if versions]
+
+
 def _publish(
     task: Task,
     model: torch.nn.Module,
@@ -131,12 +190,14 @@ def _publish(
     result: TrainResult,
     training_block: dict[str, Any],
     options: RunOptions,
+    say: Status,
 ) -> TrainReport:
     cpu = torch.device("cpu")
     model = model.cpu().eval()
     # Calibrate on validation; the test split is only read below, once the weights are final.
     temperature = 1.0
     if config.calibrate:
+        say(f"{task.name}: calibrating (a temperature fitted on the validation split)")
         val_logits = predict_logits(model, data.validation.x, cpu)
         temperature = fit_temperature(task.kind, val_logits, data.validation.y)
     uncalibrated = predict_logits(model, data.test.x, cpu)
@@ -144,8 +205,14 @@ def _publish(
 
     with staging_folder(options.models_dir, task.name) as stage:
         onnx_path = stage / MODEL_FILE
+        say(f"{task.name}: exporting to ONNX")
         export_onnx(model, task, data.validation.x, onnx_path)
+        say(
+            f"{task.name}: checking the graph: ONNX Runtime against PyTorch on "
+            f"{len(data.validation):,} validation rows"
+        )
         parity = parity_gate(onnx_path, model, data.validation.x)
+        say(f"{task.name}: measuring the exported graph on the {len(data.test):,} test rows")
         # The numbers people read are those of the graph that will serve, not of torch.
         validation = task.kind.metrics(
             onnx_logits(onnx_path, data.validation.x), data.validation.y, task.threshold
@@ -173,6 +240,7 @@ def _publish(
             training=training_block,
             dry_run=options.dry_run,
         )
+        say(f"{task.name}: writing the report")
         manifest["report_files"] = write_report(
             stage,
             task,
@@ -186,7 +254,17 @@ def _publish(
                 model=model,
             ),
         )
+        say(f"{task.name}: publishing into {options.models_dir}")
         published = commit(stage, task.name, manifest)
+    if task.gate_on_first_publish and published.version == 1:
+        gate = serving_config.Gate(
+            metric=task.kind.primary_metric, tolerance=DEFAULT_GATE_TOLERANCE
+        )
+        if serving_config.create(published.path.parent, serving_config.ServingConfig(gate=gate)):
+            say(f"{task.name}: wrote its promotion gate into {published.path.parent}/serving.json")
+    promoted = (
+        promote(options.models_dir, task.name, published.version) if options.promote else None
+    )
     return TrainReport(
         published=published,
         model=model,
@@ -194,6 +272,8 @@ def _publish(
         parity=parity,
         result=result,
         manifest=manifest,
+        serving=serving_now(options.models_dir, task.name, published.version),
+        promoted=promoted,
     )
 
 

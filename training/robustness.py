@@ -9,10 +9,17 @@ file a user might send, from a seeded generator:
 - ``stroke_width``: a thicker pen (+1 to +2.5 px) or a thinner one (-0.5 to -1.5 px);
 - ``paper_jpeg``: dark ink on light paper under an uneven light gradient, with sensor noise,
   saved as JPEG at quality 30-70;
-- ``small_rotated_off_centre``: small in a large frame, off centre, rotated by up to 20 degrees.
+- ``small_rotated_off_centre``: small in a large frame, off centre, rotated by up to 20 degrees;
+- ``block_scan``: an optical scanner of the 1990s: binarised, stretched into a square, a
+  broader pen, ink counted in 4x4 blocks of a 32x32 bitmap: an 8x8 file of 17 gray levels;
+- ``thick_pen``: a heavy marker, strokes 3-4 px wider than MNIST's;
+- ``stretched``: another normalisation, the digit stretched towards filling a square.
 
-Everything but ``paper_jpeg`` is dark ink on white, as drawing apps and scanners export it.
-The suite for a split is a pure function of its digits and a seed: the same bytes every time.
+The first five are the kinds the training augmentation renders too (with its own seeds); the
+last three it never renders (``training.scans`` makes its own, broader family of coarse, heavy
+and stretched digits), so they measure conditions the model has not been trained on, as real
+scans from elsewhere are. Everything but ``paper_jpeg`` is dark ink on white, as drawing apps
+and scanners export it. The suite for a split is a pure function of its digits and a seed.
 """
 
 from __future__ import annotations
@@ -34,25 +41,25 @@ UPSCALE = 4
 MAX_PIXELS = 4096 * 4096
 
 
-def _ink(digit: np.ndarray, scale: int = UPSCALE) -> Image.Image:
+def ink_of(digit: np.ndarray, scale: int = UPSCALE) -> Image.Image:
     """The digit's ink (0-255, light on dark) as an 8-bit image ``scale`` times MNIST's size."""
     image = Image.fromarray(digit.astype(np.float32))
     big = image.resize((digit.shape[1] * scale, digit.shape[0] * scale), Image.Resampling.BICUBIC)
     return Image.fromarray(np.clip(np.asarray(big), 0, 255).round().astype(np.uint8), "L")
 
 
-def _on_white(ink: np.ndarray) -> Image.Image:
+def on_white(ink: np.ndarray) -> Image.Image:
     """Dark ink on white paper, 8-bit grayscale."""
     return Image.fromarray((255 - np.clip(ink, 0, 255)).round().astype(np.uint8), "L")
 
 
-def _png(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)  # the same pixels, four times faster
     return out.getvalue()
 
 
-def _rank_filter(ink: np.ndarray, size: int, thicker: bool) -> np.ndarray:
+def rank_filter(ink: np.ndarray, size: int, thicker: bool) -> np.ndarray:
     """Grey dilation (thicker) or erosion (thinner) by a size x size square, one axis at a time."""
     pad = size // 2
     out = np.pad(ink, pad, mode="edge")
@@ -78,26 +85,26 @@ def low_resolution(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     big = Image.fromarray(framed).resize(
         (framed.shape[1] * factor, framed.shape[0] * factor), method
     )
-    return _png(_on_white(np.asarray(big)))
+    return png_bytes(on_white(np.asarray(big)))
 
 
 def blurred(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     sigma = float(rng.uniform(0.8, 2.0)) * UPSCALE
-    image = _ink(digit).filter(ImageFilter.GaussianBlur(sigma))
-    return _png(_on_white(np.asarray(image)))
+    image = ink_of(digit).filter(ImageFilter.GaussianBlur(sigma))
+    return png_bytes(on_white(np.asarray(image)))
 
 
 def stroke_width(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    ink = np.asarray(_ink(digit))
+    ink = np.asarray(ink_of(digit))
     if rng.random() < 0.5:
-        ink = _rank_filter(ink, int(rng.choice([5, 7, 9, 11])), thicker=True)
+        ink = rank_filter(ink, int(rng.choice([5, 7, 9, 11])), thicker=True)
     else:
-        ink = _rank_filter(ink, int(rng.choice([3, 5, 7])), thicker=False)
-    return _png(_on_white(ink))
+        ink = rank_filter(ink, int(rng.choice([3, 5, 7])), thicker=False)
+    return png_bytes(on_white(ink))
 
 
 def paper_jpeg(digit: np.ndarray, rng: np.random.Generator) -> bytes:
-    ink = np.asarray(_ink(digit), dtype=np.float32) / 255.0
+    ink = np.asarray(ink_of(digit), dtype=np.float32) / 255.0
     h, w = ink.shape
     paper = float(rng.uniform(170, 235))
     ink_level = float(rng.uniform(15, 90))
@@ -124,7 +131,55 @@ def small_rotated_off_centre(digit: np.ndarray, rng: np.random.Generator) -> byt
     top = int(rng.integers(0, frame - glyph.height + 1))
     left = int(rng.integers(0, frame - glyph.width + 1))
     canvas[top : top + glyph.height, left : left + glyph.width] = np.asarray(glyph)
-    return _png(_on_white(canvas))
+    return png_bytes(on_white(canvas))
+
+
+def _stretch_to_square(ink: np.ndarray, share: float, side: int) -> np.ndarray:
+    """The ink's bounding box scaled into a side x side square, its narrower side widened by
+    ``share`` of the difference (1: filling the square, aspect not kept; 0: aspect kept)."""
+    rows, cols = np.nonzero(ink > 0)
+    glyph = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].astype(np.float32)
+    h, w = glyph.shape
+    long = max(h, w)
+    new_h, new_w = (h + share * (long - h)), (w + share * (long - w))
+    scale = side / long
+    size = (max(1, round(new_w * scale)), max(1, round(new_h * scale)))
+    fitted = np.asarray(Image.fromarray(glyph).resize(size, Image.Resampling.BILINEAR))
+    square = np.zeros((side, side), dtype=np.float32)
+    top, left = (side - fitted.shape[0]) // 2, (side - fitted.shape[1]) // 2
+    square[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return square
+
+
+def block_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """An optical scanner's block counts: the digit binarised, normalised into 22-28 px of a
+    32x32 square (stretched towards filling it), written with a pen 0-4 px broader at that
+    scale, and the ink pixels of each 4x4 block counted: an 8x8 image of 17 gray levels, sent
+    as the file itself."""
+    binary = (digit.astype(np.float32) >= float(rng.uniform(0.3, 0.6)) * 255).astype(np.float32)
+    inner = int(rng.integers(22, 29))  # the scanner's box leaves a margin in the square
+    square = np.zeros((32, 32), dtype=np.float32)
+    top = (32 - inner) // 2
+    square[top : top + inner, top : top + inner] = _stretch_to_square(
+        binary * 255, float(rng.uniform(0.25, 1.0)), inner
+    )
+    pen = rank_filter(square, int(rng.choice([1, 3, 5])), thicker=True) >= 128
+    counts = pen.reshape(8, 4, 8, 4).sum(axis=(1, 3))
+    return png_bytes(on_white(counts * 255.0 / 16))
+
+
+def thick_pen(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """A heavy marker: strokes 3-4 px wider than MNIST's (at its scale)."""
+    ink = rank_filter(np.asarray(ink_of(digit)), int(rng.choice([13, 15, 17])), thicker=True)
+    return png_bytes(on_white(ink))
+
+
+def stretched(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """Another normalisation: the digit stretched towards filling a square (a 1 as wide as a 0)."""
+    ink = _stretch_to_square(
+        np.asarray(ink_of(digit), dtype=np.float32), rng.uniform(0.6, 1.0), 112
+    )
+    return png_bytes(on_white(np.pad(ink, 8)))
 
 
 DESCRIPTIONS = {
@@ -133,7 +188,20 @@ DESCRIPTIONS = {
     "stroke_width": "a thicker (+1 to +2.5 px) or thinner (-0.5 to -1.5 px) pen",
     "paper_jpeg": "dark ink on light paper, uneven light, sensor noise, JPEG quality 30-70",
     "small_rotated_off_centre": "15-35% of a 160-320 px frame, off centre, rotated up to 20 deg",
+    "block_scan": "binarised, stretched into a 32 px square, a broader pen, ink counted in 4x4 "
+    "blocks: an 8x8 file of 17 levels",
+    "thick_pen": "a heavy marker: strokes 3-4 px wider",
+    "stretched": "stretched towards filling a square, aspect not kept",
 }
+
+# The conditions the training augmentation renders too (its own seeds, never these renders).
+TRAINED_KINDS = (
+    "low_resolution",
+    "blurred",
+    "stroke_width",
+    "paper_jpeg",
+    "small_rotated_off_centre",
+)
 
 CONDITIONS: dict[str, Renderer] = {
     "low_resolution": low_resolution,
@@ -141,7 +209,15 @@ CONDITIONS: dict[str, Renderer] = {
     "stroke_width": stroke_width,
     "paper_jpeg": paper_jpeg,
     "small_rotated_off_centre": small_rotated_off_centre,
+    "block_scan": block_scan,
+    "thick_pen": thick_pen,
+    "stretched": stretched,
 }
+
+
+def ink_png(digit: np.ndarray) -> bytes:
+    """The digit as it is, dark on white at 4x: what the conditions change."""
+    return png_bytes(on_white(np.asarray(ink_of(digit))))
 
 
 def as_uploaded(data: bytes, height: int = 28, width: int = 28) -> np.ndarray:

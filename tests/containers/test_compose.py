@@ -114,15 +114,24 @@ def test_up_serves_and_a_trainer_run_is_served_by_the_running_api(project: Proje
         timeout=300,
     )  # fmt: skip
     output = trained.stdout + trained.stderr
-    assert f"published mnist version {before + 1}" in output
+    new = before + 1
+    assert f"published mnist version {new}" in output
     # The progress bar shows, also where compose runs without a terminal (as here).
     assert "mnist: 100%|" in output, output[-2000:]
-    # Hot reload: the running api serves it within seconds, no restart.
+    # The shipped serving.json's gate: a one-step model waits as a candidate, and says so.
+    assert f"mnist {new} (accuracy" in output and f"is a candidate; {before} (" in output, output
+    # Hot reload: the running api loads it within seconds, no restart, addressable by version.
     wait_until(
-        lambda: httpx.get(f"{url}/v1/models/mnist").json().get("serving_version") == before + 1,
+        lambda: (
+            httpx.post(
+                f"{url}/v1/models/mnist/versions/{new}/predict", json={"instances": [[0] * 784]}
+            ).status_code
+            == 200
+        ),
         timeout=15,
     )
-    published = project.models / "mnist" / str(before + 1) / "model.onnx"
+    assert httpx.get(f"{url}/v1/models/mnist").json()["serving_version"] == before
+    published = project.models / "mnist" / str(new) / "model.onnx"
     assert published.is_file()
     # Written as the owner of the models folder, whoever that is.
     assert published.stat().st_uid == project.models.stat().st_uid

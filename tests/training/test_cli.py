@@ -74,15 +74,16 @@ def test_python_dash_m_training_publish_is_logitserve_publish() -> None:
     assert run.returncode == 0 and "usage: logitserve publish" in run.stdout
 
 
-def test_python_dash_m_training_unknown_model_exits_non_zero_naming_it(tmp_path: Path) -> None:
+def test_python_dash_m_training_unknown_model_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "training", "train", "resnet", "--models-dir", tmp_path],
         cwd=REPO,
         capture_output=True,
         text=True,
     )
-    assert run.returncode == 1
+    assert run.returncode == 2
     assert "error: unknown model 'resnet'; known models: mnist, mnist-cnn" in run.stderr
+    assert "add --images DIR or --table FILE --target COLUMN" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -175,7 +176,7 @@ def test_train_reads_mnist_idx_files_from_data_dir(models_dir: Path, mnist_idx_d
 
 def test_train_with_missing_data_dir_fails_naming_it(models_dir: Path, tmp_path: Path) -> None:
     result = dry_run("mnist", models_dir, "--data-dir", tmp_path / "nowhere")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "error: data folder" in result.stderr and "nowhere does not exist" in result.stderr
     assert not models_dir.exists() or not any(models_dir.rglob("model.onnx"))
 
@@ -186,7 +187,7 @@ def test_train_with_malformed_idx_file_fails_naming_the_file(
     labels = mnist_idx_dir / "train-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-5])
     result = dry_run("mnist-cnn", models_dir, "--data-dir", mnist_idx_dir)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "train-labels-idx1-ubyte: truncated" in result.stderr
 
 
@@ -201,7 +202,7 @@ def test_data_dir_is_refused_for_models_on_generated_data(
     models_dir: Path, mnist_idx_dir: Path
 ) -> None:
     result = dry_run("coffee", models_dir, "--data-dir", mnist_idx_dir)
-    assert result.exit_code == 1 and "trains on generated data" in result.stderr
+    assert result.exit_code == 2 and "trains on generated data" in result.stderr
 
 
 @pytest.mark.parametrize("option", [["--epochs", "0"], ["--device", "tpu"]])

@@ -39,14 +39,15 @@ def test_train_says_which_version_serves_when_the_gate_holds_the_new_one_back(
     args = ["train", "coffee", "--dry-run", "--quiet", "--device", "cpu"]
     args += ["--models-dir", str(models), "--checkpoint-dir", str(tmp_path / "ck")]
     first = CliRunner().invoke(app, args)
-    assert "coffee: version 1 serves (the first version)" in first.output
+    assert "coffee 1 (" in first.output and ") now serves" in first.output
     (models / "coffee" / "serving.json").write_text(
         json.dumps({"version_policy": {"all": {}}, "gate": {"metric": "no_such_metric"}})
     )
     second = CliRunner().invoke(app, args)
     assert second.exit_code == 0, second.output
     assert "published coffee version 2" in second.output
-    assert "coffee: version 1 serves (the first version) (if every version loads)" in second.output
+    assert "coffee 2 (" in second.output
+    assert "is a candidate; 1 (" in second.output and "keeps serving" in second.output
 
 
 def test_promote_keeps_the_rest_of_the_control_state(tmp_path: Path) -> None:

@@ -93,3 +93,40 @@ def test_suite_inputs_take_the_models_shape(digits: np.ndarray) -> None:
 
 def test_every_condition_has_a_description_for_the_model_card() -> None:
     assert set(robustness.DESCRIPTIONS) == set(robustness.CONDITIONS)
+
+
+def test_block_scan_sends_an_8x8_file_of_at_most_17_gray_levels(digits: np.ndarray) -> None:
+    import uploads
+
+    for i, digit in enumerate(digits[:8]):
+        pixels = uploads.decode(robustness.block_scan(digit, np.random.default_rng(i)), 10**8)
+        assert pixels.shape == (8, 8)
+        assert len(np.unique(pixels)) <= 17 and pixels.min() < 128  # ink counted per block
+
+
+def test_stretched_widens_a_narrow_digit_towards_a_square() -> None:
+    test = load_mnist().test
+    ones = test.x[test.y == 1][:10]
+
+    def aspect(x: np.ndarray) -> float:
+        rows, cols = np.nonzero(x > 64)
+        return (np.ptp(cols) + 1) / (np.ptp(rows) + 1)
+
+    before = np.mean([aspect(robustness.as_uploaded(robustness.ink_png(d))) for d in ones])
+    after = np.mean(
+        [
+            aspect(robustness.as_uploaded(robustness.stretched(d, np.random.default_rng(i))))
+            for i, d in enumerate(ones)
+        ]
+    )
+    assert after > before + 0.3
+
+
+def test_the_conditions_the_suite_keeps_unseen_are_never_rendered_for_training() -> None:
+    from training.augment import TRAINING_RENDERERS
+
+    unseen = set(robustness.CONDITIONS) - set(robustness.TRAINED_KINDS)
+    assert unseen == {"block_scan", "thick_pen", "stretched"}
+    trained = set(TRAINING_RENDERERS.values())
+    assert not trained & {robustness.CONDITIONS[name] for name in unseen}
+    assert {robustness.CONDITIONS[name] for name in robustness.TRAINED_KINDS} <= trained

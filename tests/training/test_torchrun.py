@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from training.augment import augmentation
 from training.distributed import DistContext, process_group_backend
 from training.loop import fit
 from training.tasks import get_task
@@ -19,13 +20,16 @@ EPOCHS = 3
 
 
 def single_process_accuracy() -> float:
+    """The same run in one process: the same recipe, augmentation and seed."""
     task = get_task("mnist")
     data = task.load_data(None)
     torch.manual_seed(0)
     model = task.build_model(data)
-    # Without augmentation: the plain loop is the baseline to match.
-    config = task.config.with_overrides(epochs=EPOCHS, augment="none")
-    result = fit(model, task, data, config, seed=0, ctx=DistContext(), progress=False)
+    config = task.config.with_overrides(epochs=EPOCHS)
+    extra = augmentation(config, data, task.input.image, 0, None)
+    result = fit(
+        model, task, data, config, seed=0, ctx=DistContext(), augmentation=extra, progress=False
+    )
     return max(result.history.val_metric)
 
 

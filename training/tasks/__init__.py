@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelrepo.names import NAME_RULE, is_model_name
 from training.data.splits import Dataset
-from training.errors import DataError, UnknownModelError
+from training.errors import DataError, UnknownModelError, UsageError
 from training.tasks import coffee, mnist, mnist_cnn, multilabel, tshirt
+from training.tasks.own import Source, Status, own_task
 from training.tasks.spec import Task
 
 TASKS: dict[str, Task] = {
@@ -14,12 +16,39 @@ TASKS: dict[str, Task] = {
 }
 
 
+OWN_DATA_HINT = "to train on your own data, add --images DIR or --table FILE --target COLUMN"
+
+
 def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:
         known = ", ".join(TASKS)
-        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
+        raise UnknownModelError(
+            f"unknown model {name!r}; known models: {known}; {OWN_DATA_HINT}"
+        ) from None
+
+
+def task_for(
+    name: str,
+    source: Source | None,
+    data_dir: Path | None,
+    status: Status,
+    progress: bool = False,
+) -> tuple[Task, Dataset | None]:
+    """The course's model ``name`` (its data read later), or a model of your own data, read now."""
+    if source is None:
+        return get_task(name), None
+    if name in TASKS:
+        raise UsageError(
+            f"{name!r} is one of the course's models, trained on the course's data; give the "
+            "model of your own data a name of its own"
+        )
+    if not is_model_name(name):
+        raise UsageError(f"invalid model name {name!r}: {NAME_RULE}")
+    if data_dir is not None:
+        raise UsageError("--data-dir reads MNIST's IDX files for the course's digit models only")
+    return own_task(name, source, status, progress)
 
 
 def load_task_data(task: Task, data_dir: Path | None) -> Dataset:

@@ -34,6 +34,11 @@ CONFIG = TrainConfig(
 
 
 def build_cnn(_: Dataset) -> nn.Module:
+    return cnn(10)
+
+
+def cnn(outputs: int) -> nn.Module:
+    """The digit CNN's trunk with ``outputs`` logits: also the ``--net cnn`` of your images."""
     features = nn.Sequential(
         *conv_block(1, 16),
         *conv_block(16, 32),
@@ -45,7 +50,7 @@ def build_cnn(_: Dataset) -> nn.Module:
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
     )
-    return ImageNet(features, nn.Linear(64, 10))
+    return ImageNet(features, nn.Linear(64, outputs))
 
 
 TASK = Task(

@@ -59,7 +59,9 @@ class Goals:
     """What a shipped version should reach on the test split; the report and card show them.
 
     ``metrics``: floors of held-out metrics; ``per_condition``: the robustness suite's accuracy
-    floor for each condition; ``ece``: the calibrated expected calibration error's ceiling.
+    floor for each condition of the kinds the augmentation trains on
+    (``robustness.TRAINED_KINDS``; the others, never trained on, are reported without a goal);
+    ``ece``: the calibrated expected calibration error's ceiling.
     """
 
     metrics: dict[str, float]
@@ -91,6 +93,11 @@ class Task:
     # What the model card says it is for, and where it is known to fail.
     intended_use: str = ""
     limits: tuple[str, ...] = ()
+    # The command-line options that name its data (`--images DIR`), for the model card.
+    data_options: str = ""
+    # A model of the user's own data: its first version also writes the model's serving.json
+    # with the promotion gate on its primary metric (the course's models ship with theirs).
+    gate_on_first_publish: bool = False
 
     @property
     def output_size(self) -> int:
