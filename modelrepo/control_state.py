@@ -11,8 +11,6 @@ explicit load (retry every failed version now) was asked for since it last looke
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -89,17 +87,7 @@ def apply(
 def write(model_folder: Path, state: ControlState) -> None:
     """Replace the model's control.json atomically; OSError when it cannot be written."""
     data = (state.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=".control-", suffix=".tmp", dir=model_folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, model_folder / CONTROL_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    documents.write(model_folder / CONTROL_FILE, data)
 
 
 def record(

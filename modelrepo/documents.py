@@ -1,14 +1,20 @@
 """The repository's small JSON files (`manifest.json`, `serving.json`, `control.json`), read
-one way by both halves.
+and written one way by both halves.
 
 Parsed by pydantic's own JSON parser (jiter), never `json.loads`: jiter refuses nesting
 deeper than its recursion limit (about 200 levels) with an ordinary error, where `json.loads`
 raises RecursionError on a few kilobytes of `[` (a 40 KB `serving.json` once stopped every
 rescan). Every problem, JSON or schema, comes back as one ValueError naming the file.
+
+A file is written whole into a temporary file beside it, fsynced, then moved into place, so a
+reader sees the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -43,3 +49,26 @@ def describe(error: ValidationError, file: str) -> str:
         return f"invalid {file}: not JSON: {message.removeprefix('Invalid JSON: ')}"
     where = ".".join(str(part) for part in first["loc"]) or "the file"
     return f"invalid {file}: {where}: {message}"
+
+
+def write(path: Path, data: bytes, *, replace: bool = True) -> bool:
+    """`data` as the file at `path`, whole: it replaces the file (`replace`), or is linked into
+    place only where there is none (False then, the existing file untouched). OSError when
+    the folder cannot be written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        if replace:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)  # fails where the file exists: a person's file always wins
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)

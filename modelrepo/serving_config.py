@@ -16,8 +16,6 @@ change is kept apart, in control.json (control_state.py).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -100,17 +98,4 @@ def create(model_folder: Path, config: ServingConfig) -> bool:
     if the file exists, so a reader never sees half of it and a person's file always wins.
     """
     data = (config.model_dump_json(indent=2, exclude_defaults=True) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=".serving-", suffix=".tmp", dir=model_folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        try:
-            os.link(tmp, model_folder / SERVING_FILE)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    return documents.write(model_folder / SERVING_FILE, data, replace=False)

@@ -10,13 +10,12 @@ server that finds a version broken would not; that server says so in its own sta
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from modelrepo import control_state, routing, serving_config
+from modelrepo import control_state, documents, routing, serving_config
 from modelrepo.manifest import Manifest
 from modelrepo.names import CONTROL_FILE, MANIFEST_FILE, SERVING_FILE, is_version
 
@@ -108,7 +107,7 @@ def _manifest(folder: Path) -> Manifest | None:
         path = folder / MANIFEST_FILE
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             return None
-        return Manifest.model_validate(json.loads(path.read_bytes()))
+        return documents.parse(Manifest, path.read_bytes(), MANIFEST_FILE)
     except (OSError, ValueError):
         return None
 

@@ -72,7 +72,8 @@ def decode(request: pb.ModelInferRequest) -> InferenceRequest:
             content = _contents(tensor)
         tensors.append(RequestTensor(tensor.name, tensor.datatype, list(tensor.shape), content))
     outputs = tuple(_requested(o) for o in request.outputs) if request.outputs else None
-    return InferenceRequest(request.id or None, tensors, outputs)
+    # Outputs always travel raw (`raw_output_contents`): binary, for the response's size bound.
+    return InferenceRequest(request.id or None, tensors, outputs, binary_outputs=True)
 
 
 def _contents(tensor: pb.ModelInferRequest.InferInputTensor) -> Content:
@@ -111,7 +112,7 @@ def typed_numbers(request: pb.ModelInferRequest) -> int:
 def _requested(output: pb.ModelInferRequest.InferRequestedOutputTensor) -> RequestedOutput:
     params = output.parameters
     if "classification" not in params:
-        return RequestedOutput(output.name)
+        return RequestedOutput(output.name, binary=True)
     param = params["classification"]
     kind = param.WhichOneof("parameter_choice")
     k = getattr(param, kind) if kind in ("int64_param", "uint64_param") else -1
@@ -119,7 +120,7 @@ def _requested(output: pb.ModelInferRequest.InferRequestedOutputTensor) -> Reque
         raise InvalidInput(
             f"output {describe(output.name)}: classification must be a non-negative integer"
         )
-    return RequestedOutput(output.name, k)
+    return RequestedOutput(output.name, k, binary=True)
 
 
 def encode(response: InferenceResponse) -> pb.ModelInferResponse:

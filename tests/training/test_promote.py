@@ -25,7 +25,7 @@ def test_train_with_promote_publishes_and_promotes_the_new_version(tmp_path: Pat
     result = CliRunner().invoke(app, [*args, "--promote"])
     assert result.exit_code == 0, result.output
     assert "tshirt: promote version 2" in result.output
-    assert "tshirt: version 2 serves (promoted by hand)" in result.output
+    assert "tshirt 2 (" in result.output and ") now serves" in result.output
     control = json.loads((models / "tshirt" / "control.json").read_text())
     assert control["promoted"] == 2 and control["serial"] == 1
 

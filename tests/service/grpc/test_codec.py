@@ -36,6 +36,18 @@ def test_raw_contents_become_raw_bytes_and_outputs_their_classification() -> Non
     ]
 
 
+
+def test_outputs_are_binary_so_the_answer_is_bounded_by_its_raw_size() -> None:
+    """gRPC answers in raw_output_contents (4 bytes a value), never JSON text: the data
+    plane's response bound must count them so, or it refuses answers six times too early."""
+    message = request(raw_input_contents=[b"\x01\x02"])
+    message.inputs.add(name="pixels", datatype="UINT8", shape=[1, 2])
+    message.outputs.add(name="probabilities")
+    asked = codec.decode(message)
+    assert [o.binary for o in asked.outputs or ()] == [True]
+    every = codec.decode(request())
+    assert every.outputs is None and every.binary_outputs
+
 def test_typed_contents_become_arrays_of_their_type_and_no_outputs_means_every_output() -> None:
     message = request()
     message.inputs.add(name="features", datatype="FP32", shape=[1, 2]).contents.fp32_contents[:] = [
