@@ -36,7 +36,6 @@ def test_raw_contents_become_raw_bytes_and_outputs_their_classification() -> Non
     ]
 
 
-
 def test_outputs_are_binary_so_the_answer_is_bounded_by_its_raw_size() -> None:
     """gRPC answers in raw_output_contents (4 bytes a value), never JSON text: the data
     plane's response bound must count them so, or it refuses answers six times too early."""
@@ -47,6 +46,7 @@ def test_outputs_are_binary_so_the_answer_is_bounded_by_its_raw_size() -> None:
     assert [o.binary for o in asked.outputs or ()] == [True]
     every = codec.decode(request())
     assert every.outputs is None and every.binary_outputs
+
 
 def test_typed_contents_become_arrays_of_their_type_and_no_outputs_means_every_output() -> None:
     message = request()
