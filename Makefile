@@ -33,8 +33,10 @@ $(VENV)/.dev-installed: pyproject.toml $(VENV)/.torch-installed
 serve: $(VENV)/.serve-installed
 	$(BIN)/python -m service --models-dir $(MODELS_DIR) --host $(HOST) --port $(PORT)
 
+# The suite on every core, then what measures latency or memory under load, alone.
 test: $(VENV)/.dev-installed browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS)
 
 # The page's tests drive Debian's chromium through its chromedriver (never a downloaded browser).
 # As root with apt-get (CI, containers) they are installed here; elsewhere the tests skip, saying so.

@@ -20,6 +20,9 @@ from PIL import Image
 from tests.builders import standard_repository
 from tests.servers import ServerProcess, running_process
 
+# Latency and memory under load: alone, after the rest (make test).
+pytestmark = pytest.mark.serial
+
 PIXELS = (np.arange(784) % 256).astype(np.uint8)
 
 

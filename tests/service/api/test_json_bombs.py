@@ -19,6 +19,9 @@ import pytest
 
 from tests.servers import ServerProcess, running_process
 
+# Latency and memory under load: alone, after the rest (make test).
+pytestmark = pytest.mark.serial
+
 MB = 1_000_000
 ROW = ",".join(["0.5"] * 784)
 

@@ -81,7 +81,6 @@ def test_the_servers_own_warm_up_stops_at_the_deadline() -> None:
     # Without the check (--max-load-memory-mib 0) the server's warm-up is what runs the Loop:
     # ONNX Runtime stops it at the deadline (RunOptions.terminate), inside the Loop.
     data = looping_mlp(MINUTES).SerializeToString()
-    others = set(children())  # the suite's own servers and browsers, started before
     started = time.monotonic()
     with pytest.raises(LoadError, match="did not warm up before the load deadline"):
         Runtime(["CPUExecutionProvider"], 1).create(data, MNIST, started + 0.5)
