@@ -13,6 +13,8 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+from service.edge.access import AccessRecord
+from service.edge.access_log import AccessLog
 from service.edge.credentials import Credentials
 from service.edge.inflight import InFlight
 from service.handlers.dataplane import DataPlane
@@ -42,6 +44,8 @@ class Core:
         self.inflight = InFlight()
         self.credentials = Credentials(settings)
         self.metrics = Metrics(inflight=self.inflight.current)
+        # One per process, shared by both transports: its writer thread batches their lines.
+        self.access = AccessRecord(self.metrics, AccessLog() if settings.access_log else None)
         threads = settings.inference_threads
         self._executor = (
             ThreadPoolExecutor(threads, thread_name_prefix="onnxruntime") if threads else None
@@ -129,6 +133,8 @@ class Core:
         await self.registry.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+        if self.access.log is not None:
+            self.access.log.close()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

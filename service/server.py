@@ -121,6 +121,7 @@ class _Transports(uvicorn.Server):
                 core.inflight,
                 core.metrics,
                 core.credentials,
+                core.access,
             )
             try:
                 await self.grpc.start(settings.grpc_port)

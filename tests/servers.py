@@ -4,6 +4,8 @@ parsing, a start in milliseconds, and the app's state reachable from the test.""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import threading
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from service.api.deps import Services
 from service.api.gateway import Gateway
@@ -82,6 +85,15 @@ class RunningServer:
         assert grpc_server is not None, "started without gRPC: pass grpc_port=free_port()"
         return f"127.0.0.1:{grpc_server.port}"
 
+    def access_lines(self, stderr: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+        """The access-log lines written since the last read of `stderr` (capsys): the log
+        is written in batches by a thread of its own, so it is flushed first."""
+        log = self.server.core.access.log
+        assert log is not None, "started with access_log=False"
+        log.flush()
+        lines = stderr.readouterr().err.splitlines()
+        return [json.loads(line) for line in lines if '"logger":"logitserve.access"' in line]
+
     @property
     def services(self) -> Services:
         services: Services = self.gateway.app.state.services
@@ -119,6 +131,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def access_logging(level: int = logging.INFO) -> Iterator[None]:
+    """Access lines on, as `logs.configure` leaves them in a real server (in-process servers
+    inherit the test process's logging, where info may be off), or off with a higher level."""
+    logger = logging.getLogger("logitserve.access")
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:

@@ -43,6 +43,7 @@ class Gateway:
         inflight: InFlight,
         metrics: Metrics,
         credentials: Credentials,
+        access: AccessRecord,
     ) -> None:
         self.app = app
         self.routes = routes
@@ -53,7 +54,7 @@ class Gateway:
         )
         self._body = BodyLimit(settings.max_body_bytes)
         self._credentials = credentials
-        self._access = AccessRecord(metrics, settings.access_log)
+        self._access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

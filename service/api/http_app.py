@@ -85,7 +85,9 @@ def create_http_app(core: Core, lifespan: Lifespan | None = None) -> ASGIApp:
         api_keys=bool(settings.api_keys),
         max_top_k=settings.max_top_k,
     )
-    gateway = Gateway(app, routes, settings, core.inflight, core.metrics, core.credentials)
+    gateway = Gateway(
+        app, routes, settings, core.inflight, core.metrics, core.credentials, core.access
+    )
     if not settings.cors_origins:
         return gateway
     return CORSMiddleware(

@@ -1,35 +1,27 @@
 """What is recorded of every request once it is answered: the request metrics (by model,
-version, endpoint and status) and, unless switched off, one access-log line."""
+version, endpoint and status) and, unless switched off (--no-access-log, or a log level
+above info), one access-log line (access_log.py)."""
 
 from __future__ import annotations
 
 import logging
 
+from service.edge.access_log import AccessLog
 from service.edge.request_context import RequestContext
 from service.metrics.prometheus import Metrics
 
-access_log = logging.getLogger("logitserve.access")
+# Its level decides, as any logger's would: --log-level warning leaves the lines out.
+access_logger = logging.getLogger("logitserve.access")
 
 
 class AccessRecord:
-    def __init__(self, metrics: Metrics, log: bool) -> None:
+    def __init__(self, metrics: Metrics, log: AccessLog | None) -> None:
         self._metrics = metrics
-        self._log = log
+        self.log = log
 
     def record(
         self, ctx: RequestContext, method: str, path: str, status: int, seconds: float
     ) -> None:
         self._metrics.request(ctx.model or "-", ctx.version or "-", ctx.endpoint, status, seconds)
-        if self._log:
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": ctx.request_id,
-                    "method": method,
-                    "path": path[:200].encode("utf-8", "backslashreplace").decode(),
-                    "status": status,
-                    "ms": round(seconds * 1000, 3),
-                    "model": ctx.model or None,
-                    "version": ctx.version or None,
-                },
-            )
+        if self.log is not None and access_logger.isEnabledFor(logging.INFO):
+            self.log.write(ctx, method, path, status, seconds)

@@ -58,7 +58,12 @@ class Rpc:
 
 class Gate:
     def __init__(
-        self, settings: Settings, inflight: InFlight, metrics: Metrics, credentials: Credentials
+        self,
+        settings: Settings,
+        inflight: InFlight,
+        metrics: Metrics,
+        credentials: Credentials,
+        access: AccessRecord,
     ) -> None:
         self._inflight = inflight
         self._ids = RequestIds()
@@ -66,7 +71,7 @@ class Gate:
             inflight, settings.max_inflight, lambda: metrics.rejected("overloaded")
         )
         self._credentials = credentials
-        self._access = AccessRecord(metrics, settings.access_log)
+        self._access = access
         # As many numbers as the body limit holds in their densest real form (4-byte floats):
         # packed varint zeros, a byte each, would parse into 4 to 8 times the body limit.
         self._max_numbers = settings.max_body_bytes // 4

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from service.edge.access import AccessRecord
 from service.edge.credentials import Credentials
 from service.edge.inflight import InFlight
 from service.grpc.gate import Gate
@@ -74,9 +75,10 @@ class GrpcServer:
         inflight: InFlight,
         metrics: Metrics,
         credentials: Credentials,
+        access: AccessRecord,
     ) -> None:
         self._settings = settings
-        gate = Gate(settings, inflight, metrics, credentials)
+        gate = Gate(settings, inflight, metrics, credentials, access)
         self._server = grpc.aio.server(options=options(settings))
         inference = InferenceService(gate, dataplane, registry, settings)
         _add(self._server, SERVICE, _inference_methods(inference))

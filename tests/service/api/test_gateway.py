@@ -4,7 +4,7 @@ gateway putting them in order in front of a small app of its own: no models, no 
 from __future__ import annotations
 
 import asyncio
-import logging
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +19,7 @@ from service.api.refusals import BodyLimit, query_credentials
 from service.api.responses import json_response
 from service.api.route_table import PredictionRouter, RouteTable
 from service.edge.access import AccessRecord
+from service.edge.access_log import AccessLog
 from service.edge.admission import InFlightLimit
 from service.edge.credentials import ApiKeys, Credentials
 from service.edge.inflight import InFlight
@@ -27,6 +28,7 @@ from service.edge.request_ids import RequestIds, is_safe
 from service.errors import InvalidInput, Overloaded, PayloadTooLarge, Unauthorized
 from service.metrics.prometheus import Metrics
 from service.settings import Settings
+from tests.servers import access_logging
 
 KEY = "a-key-of-sixteen-characters"
 
@@ -198,9 +200,10 @@ def through_gateway(
     install(app)
     app.include_router(router)
     metrics = Metrics(inflight.current)
-    config = Settings(**({"access_log": False} | settings))
+    config = Settings(**settings)
+    access = AccessRecord(metrics, log=None)
     gateway = Gateway(
-        app, RouteTable(router.predictions), config, inflight, metrics, Credentials(config)
+        app, RouteTable(router.predictions), config, inflight, metrics, Credentials(config), access
     )
 
     async def main() -> Any:
@@ -293,16 +296,17 @@ def test_past_the_inflight_limit_a_request_is_refused_with_retry_after_and_healt
 
 
 def test_the_access_record_counts_the_request_and_logs_one_line(
-    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     metrics = Metrics()
     ctx = RequestContext("rid-1", False, endpoint="v2_infer", model="m", version="3")
-    with caplog.at_level(logging.INFO, logger="logitserve.access"):
-        AccessRecord(metrics, log=True).record(ctx, "POST", "/v2/models/m/infer", 200, 0.0015)
-        AccessRecord(metrics, log=False).record(ctx, "POST", "/v2/models/m/infer", 200, 0.0015)
-    lines = [r for r in caplog.records if r.name == "logitserve.access"]
-    assert len(lines) == 1
-    assert (lines[0].request_id, lines[0].status, lines[0].ms) == ("rid-1", 200, 1.5)  # type: ignore[attr-defined]
+    log = AccessLog()
+    with access_logging():
+        AccessRecord(metrics, log).record(ctx, "POST", "/v2/models/m/infer", 200, 0.0015)
+        AccessRecord(metrics, None).record(ctx, "POST", "/v2/models/m/infer", 200, 0.0015)
+    log.close()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(x["request_id"], x["status"], x["ms"]) for x in lines] == [("rid-1", 200, 1.5)]
     text = metrics.render().decode()
     assert (
         'logitserve_requests_total{endpoint="v2_infer",model="m",status="200",version="3"} 2.0'

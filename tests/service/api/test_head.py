@@ -4,7 +4,6 @@ access record apply to it as to the GET."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import RunningServer, running
+from tests.servers import RunningServer, access_logging, running
 
 KEY = "a-key-for-the-head-tests-0123"
 
@@ -61,8 +60,11 @@ def test_head_answers_errors_as_get_does(server: RunningServer) -> None:
         assert keyed.status_code == 405 and keyed.content == b""
 
 
-def test_head_is_recorded_as_head(server: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="logitserve.access"):
+def test_head_is_recorded_as_head(
+    server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with access_logging():
+        server.access_lines(capsys)  # what earlier tests left
         httpx.head(server.url + "/v2/health/live")
-    records = [r for r in caplog.records if getattr(r, "path", "") == "/v2/health/live"]
-    assert [(r.method, r.status) for r in records] == [("HEAD", 200)]  # type: ignore[attr-defined]
+        lines = [x for x in server.access_lines(capsys) if x["path"] == "/v2/health/live"]
+    assert [(x["method"], x["status"]) for x in lines] == [("HEAD", 200)]

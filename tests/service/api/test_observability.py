@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import RunningServer, running, wait_until
+from tests.servers import RunningServer, access_logging, running
 
 PIXELS = {"inputs": [{"name": "pixels", "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}]}
 
@@ -50,18 +48,20 @@ def test_v2_id_becomes_the_request_id(client: httpx.Client) -> None:
 
 
 def test_access_log_is_one_json_line_per_request_with_ids(
-    client: httpx.Client, caplog: pytest.LogCaptureFixture
+    server: RunningServer, client: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from service.logs import JsonFormatter
-
-    def access_records() -> list[logging.LogRecord]:
-        return [r for r in caplog.records if r.name == "logitserve.access"]
-
-    with caplog.at_level(logging.INFO, logger="logitserve.access"):
+    with access_logging():
+        server.access_lines(capsys)  # what earlier tests left
         client.post("/v2/models/mnist/infer?", json=PIXELS, headers={"X-Request-ID": "log-me"})
-        # The line is written after the response has gone out, on the server's thread.
-        records = wait_until(access_records, timeout=5)
-    line = json.loads(JsonFormatter().format(records[-1]))
+        lines = server.access_lines(capsys)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert set(line) == {
+        *("ts", "level", "logger", "message", "request_id", "method", "path", "status", "ms"),
+        *("model", "version"),
+    }
+    assert (line["level"], line["message"], line["method"]) == ("info", "request", "POST")
+    assert line["ms"] > 0 and line["ts"].endswith("Z")
     assert line["request_id"] == "log-me"
     assert line["status"] == 200 and line["model"] == "mnist" and line["version"] == "1"
     assert line["path"] == "/v2/models/mnist/infer"

@@ -4,7 +4,6 @@ log; and the plain grpc.health.v1 check a Kubernetes probe makes."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from tests.servers import RunningServer, free_port, running, wait_until
+from tests.servers import RunningServer, access_logging, free_port, running
 
 KEY = "a-grpc-key-of-some-length-3f9b"
 TOKEN = "a-grpc-control-token-8e21c"
@@ -122,19 +121,16 @@ def test_metadata_over_the_header_limit_is_refused(guarded: RunningServer) -> No
 
 
 def test_request_ids_metrics_and_the_access_log_are_the_http_ones(
-    server: RunningServer, caplog: pytest.LogCaptureFixture
+    server: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with grpc.insecure_channel(server.grpc_target) as channel:
         call = channel.unary_unary("/inference.GRPCInferenceService/ModelReady")
-        with caplog.at_level(logging.INFO, logger="logitserve.access"):
+        with access_logging():
             _, answer = call.with_call(b"\n\x05mnist", metadata=[("x-request-id", "probe-7")])
-            records = wait_until(
-                lambda: [r for r in caplog.records if getattr(r, "request_id", "") == "probe-7"]
-            )
+            lines = [x for x in server.access_lines(capsys) if x["request_id"] == "probe-7"]
     assert ("x-request-id", "probe-7") in answer.trailing_metadata()
-    record = records[0]
-    assert (record.method, record.status) == ("GRPC", 200)  # type: ignore[attr-defined]
-    assert record.path == "/inference.GRPCInferenceService/ModelReady"  # type: ignore[attr-defined]
+    assert [(x["method"], x["status"]) for x in lines] == [("GRPC", 200)]
+    assert lines[0]["path"] == "/inference.GRPCInferenceService/ModelReady"
     triton = grpcclient.InferenceServerClient(url=server.grpc_target)
     triton.infer("mnist", _pixels())
     with pytest.raises(InferenceServerException):
