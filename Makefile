@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
 
-.PHONY: serve test browser train train-all outside-digits torchrun lint audit bench bench-peers grpc-code clean
+.PHONY: serve test browser train train-all outside-digits torchrun lint audit bench bench-defaults bench-peers grpc-code clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,10 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
 
 # The same, with the issue's peers (KServe, MLServer, Mosec) in .peers/, one venv each.
+# What the defaults cost: access log and gRPC on, each off, both off, against the raw ASGI sink.
+bench-defaults: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.defaults
+
 bench-peers: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.peers .peers
 	$(BIN)/python -m bench --peers .peers

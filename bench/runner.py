@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,10 +90,13 @@ def server(
     port = free_port()
     started = time.perf_counter()
     command = [*argv, "--port", str(port)]
+    # Its logs (the access log among them) go to a file, as a deployment's would: not to
+    # /dev/null, whose writes cost nothing.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, after the process)
     process = subprocess.Popen(
         _pinned(SERVER_CPU, command) if pin else command,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
@@ -104,7 +108,9 @@ def server(
                 if httpx.get(url + ready_path, timeout=1).status_code in (200, 405):
                     break
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {' '.join(argv)}")
+                log.seek(0)
+                tail = log.read().decode("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"server did not start: {' '.join(argv)}\n{tail}")
             time.sleep(0.01)
         yield Server(process, url, time.perf_counter() - started)
     finally:
@@ -113,6 +119,7 @@ def server(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 @dataclass
@@ -184,7 +191,9 @@ def wrk(
 def service_argv(
     models_dir: Path, *options: str, python: str = sys.executable, grpc: bool = True
 ) -> list[str]:
-    # gRPC off, but said only to a service that knows the option (`--previous` may not).
+    """The service as a user starts it: the access log on, gRPC on a port of its own
+    (`grpc`: whether the checkout serves it; `--previous` may predate it). `options` come
+    last, so they override these (`--no-access-log`, `--grpc-port 0`)."""
     return [
         python,
         "-m",
@@ -193,10 +202,9 @@ def service_argv(
         str(models_dir),
         "--providers",
         "CPUExecutionProvider",
-        "--no-access-log",
         "--host",
         "127.0.0.1",
-        *(["--grpc-port", "0"] if grpc else []),
+        *(["--grpc-port", str(free_port())] if grpc else []),
         *options,
     ]
 

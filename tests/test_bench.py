@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import payloads, peers
+from bench import defaults, payloads, peers
 from bench.__main__ import PEER_SCENARIOS, SCENARIOS, against_peers
 from bench.in_process import cached_scores, lifespan, per_request_us
 from bench.peer_apps._model import Mnist
-from bench.runner import Result
+from bench.runner import Result, service_argv
 from modelrepo.manifest import Manifest
 from service.app import create_app
 from service.runtime.loaded_model import scorer
@@ -105,3 +105,28 @@ def test_the_goals_compare_with_the_fastest_peer_that_answered_every_request() -
     assert "| v2 JSON single, 32 conn | 1,000 | Mosec JSON single, 32 conn | 400 | 2.50x |" in lines
     binary = next(line for line in lines if line.startswith("| v2 binary batch 64"))
     assert binary.endswith("| 64,000 | MLServer V2 JSON batch 64, 8 conn | 16,000 | 4.00x |")
+
+
+def test_the_service_is_benched_as_a_user_starts_it_and_switches_come_after() -> None:
+    argv = service_argv(MODELS, "--no-access-log", "--grpc-port", "0")
+    assert "--no-access-log" not in argv[: argv.index("--grpc-port") + 2]  # the default logs
+    grpc_port = int(argv[argv.index("--grpc-port") + 1])
+    assert grpc_port > 0  # and listens for gRPC, on a port of its own
+    # The configuration's own switches come last, so they win.
+    assert argv[-3:] == ["--no-access-log", "--grpc-port", "0"]
+    assert service_argv(MODELS, grpc=False).count("--grpc-port") == 0  # a pre-gRPC checkout
+
+
+def test_the_defaults_table_divides_each_configuration_by_its_neighbours_in_the_run() -> None:
+    def result(rps: float) -> Result:
+        return Result(int(rps * 5), 5.0, 0, 1.0, 2.0, 1000 / rps)
+
+    targets = [*defaults.CONFIGURATIONS, defaults.SINK]
+    rates = dict(zip(targets, (900.0, 950.0, 960.0, 1000.0, 4000.0), strict=True))
+    medians = {(t, load.name): result(rates[t]) for t in targets for load in defaults.LOADS}
+    lines = defaults.table(medians, targets) + defaults.ratios(medians, targets)
+    assert "| default (access log on, gRPC on) | 900, 1.111 |" in lines[2]
+    stripped = next(line for line in lines if line.startswith("| default") and "/ --grpc" in line)
+    assert stripped.count("0.90x") == len(defaults.LOADS)
+    sink = next(line for line in lines if line.startswith("| default") and "sink" in line)
+    assert sink.count("0.23x") == len(defaults.LOADS)
