@@ -138,12 +138,16 @@ def access_logging(level: int = logging.INFO) -> Iterator[None]:
     """Access lines on, as `logs.configure` leaves them in a real server (in-process servers
     inherit the test process's logging, where info may be off), or off with a higher level."""
     logger = logging.getLogger("logitserve.access")
-    before = logger.level
+    before = logger.level, logger.disabled
+    # A library's dictConfig (disable_existing_loggers) earlier in the same process may
+    # have disabled it.
     logger.setLevel(level)
+    logger.disabled = False
     try:
         yield
     finally:
-        logger.setLevel(before)
+        logger.setLevel(before[0])
+        logger.disabled = before[1]
 
 
 def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
