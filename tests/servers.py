@@ -85,14 +85,23 @@ class RunningServer:
         assert grpc_server is not None, "started without gRPC: pass grpc_port=free_port()"
         return f"127.0.0.1:{grpc_server.port}"
 
-    def access_lines(self, stderr: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-        """The access-log lines written since the last read of `stderr` (capsys): the log
-        is written in batches by a thread of its own, so it is flushed first."""
+    def access_lines(
+        self, stderr: pytest.CaptureFixture[str], at_least: int = 0
+    ) -> list[dict[str, Any]]:
+        """The access-log lines written since the last read of `stderr` (capsys), once there
+        are `at_least` of them: a request is recorded just after its answer has gone out (the
+        client may have it first), and the log is written in batches by a thread of its own."""
         log = self.server.core.access.log
         assert log is not None, "started with access_log=False"
-        log.flush()
-        lines = stderr.readouterr().err.splitlines()
-        return [json.loads(line) for line in lines if '"logger":"logitserve.access"' in line]
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 5
+        while True:
+            log.flush()
+            lines = stderr.readouterr().err.splitlines()
+            found += [json.loads(x) for x in lines if '"logger":"logitserve.access"' in x]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.01)
 
     @property
     def services(self) -> Services:

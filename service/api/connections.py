@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from service.api.one_send import HeadWithBody
 from service.api.receiving import Receiving
 
 log = logging.getLogger("logitserve.connections")
@@ -176,6 +177,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # client goes to another replica (its body, if any, has been read: no reset).
             self._refuse(503, "the server is shutting down; retry shortly")
             return
+        cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
         super()._start_asgi_task(cycle, app)
 
     def on_body(self, body: bytes) -> None:

@@ -127,7 +127,7 @@ def test_request_ids_metrics_and_the_access_log_are_the_http_ones(
         call = channel.unary_unary("/inference.GRPCInferenceService/ModelReady")
         with access_logging():
             _, answer = call.with_call(b"\n\x05mnist", metadata=[("x-request-id", "probe-7")])
-            lines = [x for x in server.access_lines(capsys) if x["request_id"] == "probe-7"]
+            lines = [x for x in server.access_lines(capsys, 1) if x["request_id"] == "probe-7"]
     assert ("x-request-id", "probe-7") in answer.trailing_metadata()
     assert [(x["method"], x["status"]) for x in lines] == [("GRPC", 200)]
     assert lines[0]["path"] == "/inference.GRPCInferenceService/ModelReady"
