@@ -72,6 +72,24 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         await task
 
 
+def post_scope(path: str, raw_headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The ASGI scope of a POST to `path` over HTTP/1.1 from a loopback client."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+
+
 async def per_request_us(
     app: Any, path: str, body: bytes, headers: dict[str, str], clients: int, requests: int
 ) -> float:
@@ -81,20 +99,7 @@ async def per_request_us(
     statuses: set[int] = set()
 
     async def one() -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": raw_headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 2),
-        }
+        scope = post_scope(path, raw_headers)
         sent = False
 
         async def receive() -> dict[str, Any]:

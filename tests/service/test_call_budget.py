@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from bench import payloads
+from bench.in_process import post_scope
 from service.api.http_app import create_http_app
 from service.core import Core
 from service.grpc.gate import Gate
@@ -70,20 +71,7 @@ def http(app: Any, path: str, payload: str) -> Callable[[], Awaitable[None]]:
     raw.append((b"content-length", str(len(body)).encode()))
 
     async def call() -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": raw,
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = post_scope(path, raw)
         statuses = []
 
         async def receive() -> dict[str, Any]:
