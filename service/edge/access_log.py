@@ -12,6 +12,7 @@ was queued is written (tests, shutdown)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -110,17 +111,15 @@ class AccessLog:
             self._wake.wait(self._interval_s)
             self._wake.clear()
             self._write_queued()
+        self._write_queued()  # what came between close's flush and the stop
 
     def _write_queued(self) -> None:
         lines = self._lines
         with self._idle:
             self._writing = True  # before taking: flush waits for lines taken, not yet written
         batch: list[bytes] = []
-        try:
-            while lines:
-                batch.append(lines.popleft())
-        except IndexError:  # never: only this thread takes from the queue
-            pass
+        while lines:  # only this thread takes from the queue
+            batch.append(lines.popleft())
         dropped = self.dropped
         if dropped != self._reported:
             note = {"level": "warning", "logger": "logitserve.access"}
@@ -136,7 +135,8 @@ class AccessLog:
 
 def _write(data: bytes) -> None:
     stream = sys.stderr
-    try:
+    # stderr closed or gone: the log is lost, not the server.
+    with contextlib.suppress(OSError, ValueError):
         raw = getattr(stream, "buffer", None)
         if raw is not None:
             stream.flush()  # text written by the logging handler goes first
@@ -145,5 +145,3 @@ def _write(data: bytes) -> None:
         else:
             stream.write(data.decode())
             stream.flush()
-    except (OSError, ValueError):  # stderr closed or gone: the log is lost, not the server
-        pass

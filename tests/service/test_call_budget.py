@@ -46,6 +46,9 @@ REQUESTS = 40
 class Context:
     """What the gate asks of grpc.aio's servicer context, for a call that succeeds."""
 
+    def __init__(self) -> None:
+        self.trailing: Any = None
+
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return (("x-request-id", "budget"),)
 
@@ -53,13 +56,13 @@ class Context:
         return "ipv4:127.0.0.1:5000"
 
     def set_trailing_metadata(self, metadata: Any) -> None:
-        pass
+        self.trailing = metadata
 
     def set_code(self, code: Any) -> None:
         raise AssertionError(f"the call failed: {code}")
 
     def set_details(self, details: str) -> None:
-        pass
+        raise AssertionError(f"the call failed: {details}")
 
     async def abort(self, code: Any, details: str) -> None:
         raise AssertionError(f"the call was aborted: {code} {details}")
