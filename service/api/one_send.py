@@ -13,6 +13,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+# A body larger than this goes in a send of its own after the head: joining would copy it,
+# which costs more than the second system call saves.
+JOIN_BELOW = 64 * 1024
+
 
 class HeadWithBody:
     """Wraps one request's transport: its first write (the head) waits for the next."""
@@ -34,7 +38,10 @@ class HeadWithBody:
         held = self._held
         if held is not None:
             self._held = None
-            data = held + data
+            if len(data) < JOIN_BELOW:
+                data = held + data
+            else:
+                self._transport.write(held)
         self._transport.write(data)
 
     def flush(self) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from service.api import connections
-from service.api.one_send import HeadWithBody
+from service.api.one_send import JOIN_BELOW, HeadWithBody
 from tests.servers import running
 
 
@@ -45,6 +45,17 @@ def test_head_and_body_written_in_the_same_turn_go_as_one() -> None:
         return raw.writes
 
     assert asyncio.run(main()) == [b"HTTP/1.1 200 OK\r\n\r\n{}", b"more"]
+
+
+def test_a_large_body_is_not_copied_to_join_its_head() -> None:
+    async def main() -> list[bytes]:
+        raw = Transport()
+        out = HeadWithBody(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+        out.write(b"head")
+        out.write(b"x" * JOIN_BELOW)
+        return raw.writes
+
+    assert [len(w) for w in asyncio.run(main())] == [4, JOIN_BELOW]
 
 
 def test_a_head_without_a_body_goes_on_the_next_turn_and_a_late_body_after_it() -> None:
