@@ -68,11 +68,15 @@ class Server:
 
 def _children(pid: int) -> list[str]:
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids = (task / "children").read_text().split()
-        found += kids
-        for kid in kids:
-            found += _children(int(kid))
+    with contextlib.suppress(FileNotFoundError):  # the process ended meanwhile
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                kids = (task / "children").read_text().split()
+            except FileNotFoundError:  # a thread that ended meanwhile (the access-log writer's
+                continue  # and ONNX Runtime's come and go)
+            found += kids
+            for kid in kids:
+                found += _children(int(kid))
     return found
 
 
