@@ -72,8 +72,8 @@ def _children(pid: int) -> list[str]:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 kids = (task / "children").read_text().split()
-            except FileNotFoundError:  # a thread that ended meanwhile (the access-log writer's
-                continue  # and ONNX Runtime's come and go)
+            except FileNotFoundError:  # a thread that ended meanwhile
+                continue
             found += kids
             for kid in kids:
                 found += _children(int(kid))
