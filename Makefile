@@ -81,11 +81,11 @@ audit: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
 
-# The same, with the issue's peers (KServe, MLServer, Mosec) in .peers/, one venv each.
 # What the defaults cost: access log and gRPC on, each off, both off, against the raw ASGI sink.
 bench-defaults: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.defaults
 
+# The same as bench, with the issue's peers (KServe, MLServer, Mosec) in .peers/, one venv each.
 bench-peers: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.peers .peers
 	$(BIN)/python -m bench --peers .peers
