@@ -27,6 +27,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ import numpy as np
 from bench import payloads, peers
 from bench.runner import (
     CLIENT_CPU,
+    SERVER_CPU,
     Result,
     Server,
     _pinned,
@@ -55,7 +57,7 @@ INFER = "/inference.GRPCInferenceService/ModelInfer"
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    target: str  # "logitserve" or "kserve"
+    target: str  # "logitserve", "kserve" or "grpcio" (bench/grpc_sink.py)
     protocol: str  # "http" or "grpc"
     rows: int
     connections: int
@@ -64,7 +66,12 @@ class Scenario:
 SCENARIOS = [
     Scenario(f"{who} {protocol} {label}, {conns} conn", who, protocol, rows, conns)
     for rows, label, conns in ((1, "single", 32), (64, "batch 64", 8))
-    for who, protocol in (("logitserve", "http"), ("logitserve", "grpc"), ("kserve", "grpc"))
+    for who, protocol in (
+        ("logitserve", "http"),
+        ("logitserve", "grpc"),
+        ("kserve", "grpc"),
+        ("grpcio", "grpc"),
+    )
 ]
 
 
@@ -156,6 +163,31 @@ def kserve(folder: Path, models_dir: Path, grpc_port: int) -> Iterator[Server]:
         yield srv
 
 
+@contextlib.contextmanager
+def grpcio_sink(grpc_port: int) -> Iterator[Server]:
+    """bench/grpc_sink.py on core 0, once its port answers a real call."""
+    argv = [sys.executable, "-m", "bench.grpc_sink", str(grpc_port)]
+    process = subprocess.Popen(_pinned(SERVER_CPU, argv), stdout=subprocess.DEVNULL)
+    started = time.perf_counter()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+        yield Server(process, f"grpc://127.0.0.1:{grpc_port}", time.perf_counter() - started)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def start(
+    target: str, args: argparse.Namespace, port: int
+) -> contextlib.AbstractContextManager[Server]:
+    if target == "logitserve":
+        return logitserve(args.models_dir, port)
+    if target == "kserve":
+        return kserve(args.peers, args.models_dir, port)
+    return grpcio_sink(port)
+
+
 def measure(
     scenario: Scenario,
     srv: Server,
@@ -186,16 +218,12 @@ def main() -> None:
     frames = {rows: folder / f"grpc{rows}.bin" for rows in (1, 64)}
     for rows, path in frames.items():
         path.write_bytes(grpc_frame(rows))
-    targets = ["logitserve"] + (["kserve"] if args.peers else [])
+    targets = ["logitserve", "grpcio"] + (["kserve"] if args.peers else [])
     runs: dict[str, list[Result]] = {sc.name: [] for sc in SCENARIOS if sc.target in targets}
     for _ in range(args.rounds):
         for target in targets:
             port = free_port()
-            started = (
-                logitserve(args.models_dir, port)
-                if target == "logitserve"
-                else kserve(args.peers, args.models_dir, port)
-            )
+            started = start(target, args, port)
             with started as srv:
                 grpc_target = f"127.0.0.1:{port}"
                 for rows, path in frames.items():
@@ -252,6 +280,15 @@ def report(medians: dict[str, Result], args: argparse.Namespace) -> list[str]:
         "logitserve grpc batch 64, 8 conn",
         "kserve grpc batch 64, 8 conn",
     )
+    ratio(
+        "gRPC single vs a bare grpcio server's constant",
+        "logitserve grpc single, 32 conn",
+        "grpcio grpc single, 32 conn",
+    )
+    ours, bare = "logitserve grpc single, 32 conn", "grpcio grpc single, 32 conn"
+    if ours in medians and bare in medians:
+        extra = medians[ours].cpu_ms_per_request - medians[bare].cpu_ms_per_request
+        lines += ["", f"CPU a gRPC call beyond the bare grpcio server's: {extra:.3f} ms (single)."]
     return lines
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import defaults, payloads, peers
+from bench import defaults, payloads, peers, transports
 from bench.__main__ import PEER_SCENARIOS, SCENARIOS, against_peers
 from bench.in_process import cached_scores, lifespan, per_request_us
 from bench.peer_apps._model import Mnist
-from bench.runner import Result, service_argv
+from bench.runner import Result, free_port, service_argv
 from modelrepo.manifest import Manifest
 from service.app import create_app
 from service.runtime.loaded_model import scorer
@@ -130,3 +130,11 @@ def test_the_defaults_table_divides_each_configuration_by_its_neighbours_in_the_
     assert stripped.count("0.90x") == len(defaults.LOADS)
     sink = next(line for line in lines if line.startswith("| default") and "sink" in line)
     assert sink.count("0.23x") == len(defaults.LOADS)
+
+
+def test_the_bare_grpcio_server_answers_as_the_service_would_for_each_size() -> None:
+    port = free_port()
+    with transports.grpcio_sink(port) as sink:
+        for rows in (1, 64):  # the same check the bench makes of every gRPC server
+            transports.check_grpc(f"127.0.0.1:{port}", transports.grpc_frame(rows), rows)
+        assert sink.cpu_seconds() >= 0
