@@ -125,7 +125,7 @@ class Disk:
             with self._lock:  # done before the caller hears back, so it may call again
                 self._running.discard(call)
                 self._abandoned.pop(call, None)
-            _settle(loop, future, result, error)
+            settle_from_thread(loop, future, result, error)
 
         threading.Thread(target=run, name=f"logitserve-disk {key[-40:]}", daemon=True).start()
         # asyncio.wait, not wait_for: Python 3.11's wait_for swallows a cancellation that
@@ -143,12 +143,15 @@ class Disk:
         return future.result()
 
 
-def _settle(
+def settle_from_thread(
     loop: asyncio.AbstractEventLoop,
     future: asyncio.Future[T],
     result: T | None,
     error: BaseException | None,
 ) -> None:
+    """From a worker thread: give `future` its result or error on `loop`, unless its caller
+    stopped waiting or the loop has closed (runtime/load_slots.py hands loads back alike)."""
+
     def apply() -> None:
         if future.done():  # the caller stopped waiting
             return

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from service.repository.disk import settle_from_thread
+
 T = TypeVar("T")
 
 # How long past the deadline a caller waits for the load to say why it stopped.
@@ -61,8 +63,8 @@ class LoadSlots:
                 error = exc
             with self._lock:
                 self.running -= 1
+            settle_from_thread(loop, future, result, error)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(_settle, future, result, error)
                 loop.call_soon_threadsafe(free.release)
 
         with self._lock:
@@ -76,12 +78,3 @@ class LoadSlots:
         if future.cancelled():
             raise LoadTimeout(f"it did not load and warm up within {self.timeout_s:g} s")
         return future.result()
-
-
-def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
-    if future.done():  # the caller stopped waiting
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)  # type: ignore[arg-type]
