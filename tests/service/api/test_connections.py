@@ -5,6 +5,7 @@ with a short JSON error, and the server keeps answering everyone else."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -362,14 +363,13 @@ class IdleUploaders:
                 continue
             self.connections += 1
             try:
-                writer.write(upload_head())
-                stopping = asyncio.ensure_future(self._stop.wait())
-                reading = asyncio.ensure_future(reader.read())
-                await asyncio.wait({stopping, reading}, return_when=asyncio.FIRST_COMPLETED)
-                stopping.cancel()
-                reading.cancel()
-            except OSError:
-                pass
+                with contextlib.suppress(OSError):  # the server closed it: as it should
+                    writer.write(upload_head())
+                    stopping = asyncio.ensure_future(self._stop.wait())
+                    reading = asyncio.ensure_future(reader.read())
+                    await asyncio.wait({stopping, reading}, return_when=asyncio.FIRST_COMPLETED)
+                    stopping.cancel()
+                    reading.cancel()
             finally:
                 writer.close()
             await asyncio.sleep(0.05)  # and again

@@ -83,7 +83,7 @@ def _closed_soon(sock: socket.socket, within: float) -> bool:
     except ConnectionResetError:
         return True
     except TimeoutError:
-        pass
+        return False
     return False
 
 
