@@ -41,7 +41,8 @@ class AsyncClient:
 
     `timeout` (seconds, or an `httpx.Timeout`) bounds each attempt; a 503 is retried up to
     `retries` times, after the server's Retry-After (up to `max_retry_wait` seconds) or a
-    growing pause. `transport` replaces the network (an `httpx.MockTransport` in tests).
+    growing pause, and a 429 that carries Retry-After likewise. `transport` replaces the
+    network (an `httpx.MockTransport` in tests).
     """
 
     def __init__(

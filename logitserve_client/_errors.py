@@ -56,7 +56,7 @@ class APIError(LogitserveError):
         self.request_id = request_id
         self.method = method
         self.url = url
-        self.retry_after = retry_after  # seconds, from Retry-After (503)
+        self.retry_after = retry_after  # seconds, from Retry-After (429, 503)
 
 
 class BadRequest(APIError):

@@ -1,6 +1,8 @@
 """When to try a request again: on 503 (the server is at its limit of requests in flight, or
 the model is loading), after the delay the server asks for in `Retry-After`, else after a
-growing pause. Predictions change nothing on the server, so sending one twice is safe."""
+growing pause; on 429 only when the server says when (this client has too many bodies
+arriving at once: it asks for Retry-After), as urllib3's Retry does. Predictions change
+nothing on the server, so sending one twice is safe."""
 
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ class RetryPolicy:
 
     def delay(self, attempt: int, response: httpx.Response) -> float | None:
         """Seconds to wait before attempt `attempt + 1`, or None: do not retry this one."""
-        if response.status_code != 503 or attempt >= self.retries:
+        if response.status_code not in (429, 503) or attempt >= self.retries:
             return None
         asked = retry_after(response)
         if asked is None:
+            if response.status_code == 429:  # without a time, a refusal stands
+                return None
             return min(self.backoff * 2**attempt, self.max_wait)
         return asked if asked <= self.max_wait else None
 

@@ -211,8 +211,9 @@ class Settings(BaseSettings):
     max_receiving_per_client: int = Field(
         16,
         ge=0,
-        description="of those, how many one client address may have (429 past it; 0: no share; "
-        "behind a proxy that does not buffer bodies every client shares its address)",
+        description="of those, how many one client address is sure of (past it, 429 once half "
+        "the places are taken; 0: no share; behind a proxy that does not buffer bodies every "
+        "client shares its address)",
     )
     min_body_rate: int = Field(
         240,

@@ -2,12 +2,14 @@
 
 A body that arrives whole with its headers, or a moment after them (connections.py,
 SETTLE_S), never counts here: the small JSON prediction is read before anyone else can
-compete with it. A body still on its way takes
-a place among `max_receiving`, and each client address at most `max_per_client` of them,
-so that one client's stalled uploads, however many it opens, leave the others their
-places. Once admitted, a body must keep coming: past a grace period it must have averaged
-`min_rate` bytes a second (Kestrel's MinRequestBodyDataRate: 240 bytes/s after 5 s), or its
-connection is closed long before the body deadline.
+compete with it. A body still on its way takes a place among `max_receiving`. Each client
+address is sure of `max_per_client` of them, and may borrow more only while at least half
+the places are free: one client's stalled uploads, however many it opens, leave the others
+half the places, while a busy client alone on an idle server (fifty concurrent predictions,
+bodies written a moment after their headers) is not refused for want of competitors. Once
+admitted, a body must keep coming: past a grace period it must have averaged `min_rate`
+bytes a second (Kestrel's MinRequestBodyDataRate: 240 bytes/s after 5 s), or its connection
+is closed long before the body deadline.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ class Receiving:
         if len(self._senders) >= self.max_receiving:
             return 503, "too many requests are sending their bodies; retry shortly"
         key = client or ""
-        if self.max_per_client and self._per_client[key] >= self.max_per_client:
+        if (
+            self.max_per_client
+            and self._per_client[key] >= self.max_per_client
+            and len(self._senders) >= self.max_receiving // 2
+        ):
             return 429, (
                 f"this client already has {self.max_per_client} request bodies arriving; "
                 "retry when one has arrived"

@@ -172,3 +172,10 @@ def test_the_policy_backs_off_without_retry_after_and_stops_after_its_retries() 
     policy = RetryPolicy(retries=2, backoff=0.5)
     assert [policy.delay(n, response(503)) for n in range(3)] == [0.5, 1.0, None]
     assert policy.delay(0, response(500)) is None  # only 503 means "try again"
+
+
+def test_a_429_is_retried_only_when_the_server_says_when() -> None:
+    policy = RetryPolicy(retries=2)
+    assert policy.delay(0, response(429, **{"Retry-After": "1"})) == 1.0
+    assert policy.delay(2, response(429, **{"Retry-After": "1"})) is None  # retries spent
+    assert policy.delay(0, response(429)) is None

@@ -19,16 +19,30 @@ def test_places_are_taken_up_to_the_total_and_freed_on_release() -> None:
     assert receiving.admit(c, "10.0.0.3") is None and len(receiving) == 2
 
 
-def test_one_client_address_takes_at_most_its_share() -> None:
-    receiving = Receiving(max_receiving=64, max_per_client=2)
-    mine = [object() for _ in range(3)]
-    assert receiving.admit(mine[0], "10.0.0.9") is None
-    assert receiving.admit(mine[1], "10.0.0.9") is None
-    status, reason = receiving.admit(mine[2], "10.0.0.9") or (0, "")
+def test_one_client_address_takes_at_most_its_share_once_places_run_short() -> None:
+    receiving = Receiving(max_receiving=8, max_per_client=2)
+    mine = [object() for _ in range(5)]
+    for sender in mine[:4]:  # past its share, borrowed while half the places are free
+        assert receiving.admit(sender, "10.0.0.9") is None
+    status, reason = receiving.admit(mine[4], "10.0.0.9") or (0, "")
     assert status == 429 and "already has 2 request bodies arriving" in reason
-    assert receiving.admit(object(), "10.0.0.10") is None  # another client: its own share
+    others = [object() for _ in range(4)]
+    for sender in others:  # the other half is left to everyone else
+        assert receiving.admit(sender, f"10.0.1.{len(receiving)}") is None
     receiving.release(mine[0])
-    assert receiving.admit(mine[2], "10.0.0.9") is None
+    assert receiving.admit(mine[4], "10.0.0.9") == (
+        429,
+        "this client already has 2 request bodies arriving; retry when one has arrived",
+    )  # still past its share, and places are short: no borrowing
+    receiving.release(mine[1])
+    receiving.release(mine[2])
+    assert receiving.admit(mine[4], "10.0.0.9") is None  # within its share again
+
+
+def test_a_client_alone_on_an_idle_server_may_borrow_up_to_half_the_places() -> None:
+    receiving = Receiving(max_receiving=64, max_per_client=16)
+    admitted = sum(receiving.admit(object(), "10.0.0.9") is None for _ in range(50))
+    assert admitted == 32
 
 
 def test_releasing_what_was_never_admitted_changes_nothing() -> None:
