@@ -57,7 +57,7 @@ INFER = "/inference.GRPCInferenceService/ModelInfer"
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    target: str  # "logitserve", "kserve" or "grpcio" (bench/grpc_sink.py)
+    target: str  # "logitserve", "kserve", "grpcio" or "grpcio-sync" (bench/grpc_sink.py)
     protocol: str  # "http" or "grpc"
     rows: int
     connections: int
@@ -71,6 +71,7 @@ SCENARIOS = [
         ("logitserve", "grpc"),
         ("kserve", "grpc"),
         ("grpcio", "grpc"),
+        ("grpcio-sync", "grpc"),
     )
 ]
 
@@ -164,9 +165,9 @@ def kserve(folder: Path, models_dir: Path, grpc_port: int) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def grpcio_sink(grpc_port: int) -> Iterator[Server]:
+def grpcio_sink(grpc_port: int, sync: bool = False) -> Iterator[Server]:
     """bench/grpc_sink.py on core 0, once its port answers a real call."""
-    argv = [sys.executable, "-m", "bench.grpc_sink", str(grpc_port)]
+    argv = [sys.executable, "-m", "bench.grpc_sink", str(grpc_port), *(["--sync"] if sync else [])]
     process = subprocess.Popen(_pinned(SERVER_CPU, argv), stdout=subprocess.DEVNULL)
     started = time.perf_counter()
     try:
@@ -185,7 +186,7 @@ def start(
         return logitserve(args.models_dir, port)
     if target == "kserve":
         return kserve(args.peers, args.models_dir, port)
-    return grpcio_sink(port)
+    return grpcio_sink(port, sync=target == "grpcio-sync")
 
 
 def measure(
@@ -218,7 +219,7 @@ def main() -> None:
     frames = {rows: folder / f"grpc{rows}.bin" for rows in (1, 64)}
     for rows, path in frames.items():
         path.write_bytes(grpc_frame(rows))
-    targets = ["logitserve", "grpcio"] + (["kserve"] if args.peers else [])
+    targets = ["logitserve", "grpcio", "grpcio-sync"] + (["kserve"] if args.peers else [])
     runs: dict[str, list[Result]] = {sc.name: [] for sc in SCENARIOS if sc.target in targets}
     for _ in range(args.rounds):
         for target in targets:
@@ -283,6 +284,11 @@ def report(medians: dict[str, Result], args: argparse.Namespace) -> list[str]:
     ratio(
         "gRPC single vs a bare grpcio server's constant",
         "logitserve grpc single, 32 conn",
+        "grpcio grpc single, 32 conn",
+    )
+    ratio(
+        "grpcio's sync server (8 threads) vs its aio server, both bare",
+        "grpcio-sync grpc single, 32 conn",
         "grpcio grpc single, 32 conn",
     )
     ours, bare = "logitserve grpc single, 32 conn", "grpcio grpc single, 32 conn"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import defaults, payloads, peers, transports
+from bench import defaults, payloads, peers, protobuf_copies, transports
 from bench.__main__ import PEER_SCENARIOS, SCENARIOS, against_peers
 from bench.in_process import cached_scores, lifespan, per_request_us
 from bench.peer_apps._model import Mnist
@@ -132,9 +132,16 @@ def test_the_defaults_table_divides_each_configuration_by_its_neighbours_in_the_
     assert sink.count("0.23x") == len(defaults.LOADS)
 
 
-def test_the_bare_grpcio_server_answers_as_the_service_would_for_each_size() -> None:
+@pytest.mark.parametrize("sync", [False, True], ids=["aio", "sync"])
+def test_the_bare_grpcio_server_answers_as_the_service_would_for_each_size(sync: bool) -> None:
     port = free_port()
-    with transports.grpcio_sink(port) as sink:
+    with transports.grpcio_sink(port, sync=sync) as sink:
         for rows in (1, 64):  # the same check the bench makes of every gRPC server
             transports.check_grpc(f"127.0.0.1:{port}", transports.grpc_frame(rows), rows)
         assert sink.cpu_seconds() >= 0
+
+
+def test_the_copy_measured_is_of_the_requests_own_tensor_bytes() -> None:
+    size, parse, copy, zero_copy = protobuf_copies.measure(64, number=10)
+    assert size > 64 * 784  # the frame holds the rows' bytes, found and sliced in place
+    assert parse > 0 and copy > 0 and zero_copy > 0
