@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import defaults, payloads, peers, protobuf_copies, transports
+from bench import defaults, grpc_silent_streams, payloads, peers, protobuf_copies, transports
 from bench.__main__ import PEER_SCENARIOS, SCENARIOS, against_peers
 from bench.in_process import cached_scores, lifespan, per_request_us
 from bench.peer_apps._model import Mnist
@@ -145,3 +145,11 @@ def test_the_copy_measured_is_of_the_requests_own_tensor_bytes() -> None:
     size, parse, copy, zero_copy = protobuf_copies.measure(64, number=10)
     assert size > 64 * 784  # the frame holds the rows' bytes, found and sliced in place
     assert parse > 0 and copy > 0 and zero_copy > 0
+
+
+def test_silent_streams_starve_grpcios_thread_pool_server_and_not_its_asyncio_one() -> None:
+    """Why the service stays on grpc.aio: if grpcio's sync server stops holding a thread for
+    a message that never comes, this fails, and moving to it is worth measuring again."""
+    assert grpc_silent_streams.good_call_seconds(sync=True, silent=16, timeout=2) is None
+    answered = grpc_silent_streams.good_call_seconds(sync=False, silent=16, timeout=10)
+    assert answered is not None and answered < 2
