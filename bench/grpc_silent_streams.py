@@ -47,7 +47,7 @@ def good_call_seconds(sync: bool, silent: int, timeout: float) -> float | None:
                 grpc.channel_ready_future(channel).result(timeout=30)
             client.unary_unary(INFER)(grpc_frame(1)[5:], timeout=30)  # warm: the first is slow
             streams = [attacker.stream_unary(INFER).future(nothing()) for _ in range(silent)]
-            time.sleep(0.5)  # every stream's headers at the server
+            time.sleep(1.0)  # every stream's headers at the server
             started = time.perf_counter()
             try:
                 client.unary_unary(INFER)(grpc_frame(1)[5:], timeout=timeout)

@@ -147,6 +147,7 @@ def test_the_copy_measured_is_of_the_requests_own_tensor_bytes() -> None:
     assert parse > 0 and copy > 0 and zero_copy > 0
 
 
+@pytest.mark.serial  # the silent streams must be at the server before the good call
 def test_silent_streams_starve_grpcios_thread_pool_server_and_not_its_asyncio_one() -> None:
     """Why the service stays on grpc.aio: if grpcio's sync server stops holding a thread for
     a message that never comes, this fails, and moving to it is worth measuring again."""
