@@ -43,19 +43,22 @@ def busy_server(repository: Path) -> Iterator[ServerProcess]:
 def request_in_flight(server: ServerProcess, release_after: float) -> Iterator[None]:
     """Hold the server's 100 bytes for bodies with a request whose body never finishes
     arriving; the connection is dropped `release_after` seconds in, which frees them."""
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.sendall(
-        b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
-    )
-    # The bytes are held once the body counts as arriving: wait until others are refused.
+    # The bytes are held once the body counts as arriving (SETTLE_S after its headers):
+    # wait past that, then check that others are refused. A prediction answered at that very
+    # moment holds its own bytes and the held request is refused instead: open it again.
     deadline = time.monotonic() + 10
-    while (
-        httpx.post(f"{server.url}/v1/models/tshirt/predict", json={"instances": ROW}).status_code
-        != 503
-    ):
+    while True:
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(
+            b"POST /v1/models/tshirt/predict HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        time.sleep(0.2)
+        probe = httpx.post(f"{server.url}/v1/models/tshirt/predict", json={"instances": ROW})
+        if probe.status_code == 503:
+            break
+        sock.close()
         assert time.monotonic() < deadline, "the held request never took the slot"
-        time.sleep(0.02)
     timer = threading.Timer(release_after, sock.close)
     timer.start()
     try:
