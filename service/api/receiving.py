@@ -45,8 +45,8 @@ class Receiving:
             and len(self._senders) >= self.max_receiving // 2
         ):
             return 429, (
-                f"this client already has {self.max_per_client} request bodies arriving; "
-                "retry when one has arrived"
+                f"this client already has {self._per_client[key]} request bodies arriving "
+                f"(its share is {self.max_per_client}); retry when one has arrived"
             )
         self._senders.add(sender)
         self._per_client[key] += 1

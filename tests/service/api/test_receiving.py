@@ -25,14 +25,15 @@ def test_one_client_address_takes_at_most_its_share_once_places_run_short() -> N
     for sender in mine[:4]:  # past its share, borrowed while half the places are free
         assert receiving.admit(sender, "10.0.0.9") is None
     status, reason = receiving.admit(mine[4], "10.0.0.9") or (0, "")
-    assert status == 429 and "already has 2 request bodies arriving" in reason
+    assert status == 429 and "already has 4 request bodies arriving (its share is 2)" in reason
     others = [object() for _ in range(4)]
     for sender in others:  # the other half is left to everyone else
         assert receiving.admit(sender, f"10.0.1.{len(receiving)}") is None
     receiving.release(mine[0])
     assert receiving.admit(mine[4], "10.0.0.9") == (
         429,
-        "this client already has 2 request bodies arriving; retry when one has arrived",
+        "this client already has 3 request bodies arriving (its share is 2); "
+        "retry when one has arrived",
     )  # still past its share, and places are short: no borrowing
     receiving.release(mine[1])
     receiving.release(mine[2])
