@@ -13,8 +13,6 @@ call takes while `--silent` streams are open.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,47 +20,42 @@ from collections.abc import Iterator
 import grpc
 
 from bench.runner import free_port
-from bench.transports import INFER, grpc_frame
+from bench.transports import INFER, grpc_frame, grpcio_sink
 
 
 def good_call_seconds(sync: bool, silent: int, timeout: float) -> float | None:
     """Seconds one ModelInfer takes while `silent` streams have sent only their headers, or
     None when it got no answer within `timeout`."""
     port = free_port()
-    argv = [sys.executable, "-m", "bench.grpc_sink", str(port), *(["--sync"] if sync else [])]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     stop = threading.Event()
 
     def nothing() -> Iterator[bytes]:  # a stream whose message never comes
         stop.wait()
         yield from ()
 
-    try:
-        own = [("grpc.use_local_subchannel_pool", 1)]  # a connection each, as two clients
-        with (
-            grpc.insecure_channel(f"127.0.0.1:{port}", options=own) as attacker,
-            grpc.insecure_channel(f"127.0.0.1:{port}", options=own) as client,
-        ):
-            for channel in (attacker, client):
-                grpc.channel_ready_future(channel).result(timeout=30)
-            client.unary_unary(INFER)(grpc_frame(1)[5:], timeout=30)  # warm: the first is slow
-            streams = [attacker.stream_unary(INFER).future(nothing()) for _ in range(silent)]
-            time.sleep(1.0)  # every stream's headers at the server
-            started = time.perf_counter()
-            try:
-                client.unary_unary(INFER)(grpc_frame(1)[5:], timeout=timeout)
-                return time.perf_counter() - started
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise
-                return None
-            finally:
-                stop.set()
-                for stream in streams:
-                    stream.cancel()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    own = [("grpc.use_local_subchannel_pool", 1)]  # a connection each, as two clients
+    with (
+        grpcio_sink(port, sync=sync),
+        grpc.insecure_channel(f"127.0.0.1:{port}", options=own) as attacker,
+        grpc.insecure_channel(f"127.0.0.1:{port}", options=own) as client,
+    ):
+        for channel in (attacker, client):
+            grpc.channel_ready_future(channel).result(timeout=30)
+        client.unary_unary(INFER)(grpc_frame(1)[5:], timeout=30)  # warm: the first is slow
+        streams = [attacker.stream_unary(INFER).future(nothing()) for _ in range(silent)]
+        time.sleep(1.0)  # every stream's headers at the server
+        started = time.perf_counter()
+        try:
+            client.unary_unary(INFER)(grpc_frame(1)[5:], timeout=timeout)
+            return time.perf_counter() - started
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            return None
+        finally:
+            stop.set()
+            for stream in streams:
+                stream.cancel()
 
 
 def main() -> None:
